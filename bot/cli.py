@@ -1,0 +1,234 @@
+"""``campaign-bot``: the command line (DESIGN.md, CLI contract).
+
+Every command exits non-zero on failure with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.console import render_report
+from bot.settings import Settings, SettingsError, load_settings
+from reports.flows import FlowLookupError, find_flow
+from reports.kpis import FlowReport, compute_kpis, known_channels
+from store.db import create_db_engine, is_sqlite, is_up_to_date, upgrade_database
+from store.demo import DEFAULT_MESSAGES, DEFAULT_SEED, DEMO_WORKFLOW, generate_demo_events
+from store.events import EventError, normalize_source, parse_event
+from store.importer import ImportFailed, import_file
+from store.ingest import ingest_events
+from store.models import Bot, WorkspaceGrant, utcnow
+
+app = typer.Typer(
+    help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Which Slack workspaces see which bots.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(workspace_app, name="workspace")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (CliError, SettingsError, FlowLookupError, EventError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except sa.exc.OperationalError as exc:
+        err.print(f"error: database unavailable: {exc.orig}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _engine(settings: Settings, *, upgrade: bool = True) -> Engine:
+    """The store's engine; a SQLite store is brought to the newest schema by itself."""
+    engine = create_db_engine(settings.DATABASE_URL)
+    if is_sqlite(engine) and upgrade:
+        upgrade_database(engine)
+    elif not is_up_to_date(engine):
+        raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
+    return engine
+
+
+def _report(engine: Engine, flow_query: str, channel: str | None) -> FlowReport:
+    with Session(engine) as session:
+        flow = find_flow(session, flow_query)
+        conn = session.connection()
+        if channel is not None:
+            try:
+                channel = normalize_source(channel)
+            except ValueError as exc:
+                raise CliError(f"--channel: {exc}") from None
+            channels = known_channels(conn, flow)
+            if channel not in channels:
+                raise CliError(
+                    f"flow {flow.name!r} has no channel {channel!r}; "
+                    f"its channels: {', '.join(channels) or 'none'}"
+                )
+        return compute_kpis(conn, flow, channel=channel, now=utcnow())
+
+
+@app.command()
+def kpis(
+    flow: Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")],
+    channel: Annotated[str | None, typer.Option(help="Only this channel, e.g. whatsapp.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPI JSON.")] = False,
+) -> None:
+    """Print a flow's KPIs and channel statistics."""
+    with _errors():
+        settings = _settings()
+        report = _report(_engine(settings), flow, channel)
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out.print(render_report(report, settings.report_zone))
+
+
+@app.command("import")
+def import_(
+    files: Annotated[
+        list[Path], typer.Argument(help=".ndjson/.jsonl event files or .csv exports.")
+    ],
+) -> None:
+    """Import events (NDJSON) and message exports (CSV); a file with errors imports nothing."""
+    with _errors():
+        for path in files:
+            if not path.is_file():
+                raise CliError(f"{path}: no such file")
+        engine = _engine(_settings())
+        summary = Table("File", "Accepted", "Duplicates", "Flows created", title="Imported")
+        failed = 0
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            for path in files:
+                task = progress.add_task(path.name, total=path.stat().st_size)
+                try:
+                    report = import_file(
+                        engine, path, progress=lambda n, t=task: progress.advance(t, n)
+                    )
+                except ImportFailed as exc:
+                    failed += 1
+                    for error in exc.errors:
+                        progress.console.print(f"{error}", markup=False, highlight=False)
+                    progress.console.print(f"error: {exc}", markup=False, highlight=False)
+                    continue
+                except ValueError as exc:
+                    failed += 1
+                    progress.console.print(f"error: {exc}", markup=False, highlight=False)
+                    continue
+                result = report.result
+                summary.add_row(
+                    path.name,
+                    f"{result.accepted:,}",
+                    f"{result.duplicates:,}",
+                    f"{result.flows_created:,}",
+                )
+        if summary.row_count:
+            out.print(summary)
+        if failed:
+            raise CliError(f"{failed} of {len(files)} file(s) had errors and were not imported")
+
+
+@app.command()
+def demo(
+    messages: Annotated[int, typer.Option(min=1, max=5_000_000)] = DEFAULT_MESSAGES,
+    seed: Annotated[int, typer.Option()] = DEFAULT_SEED,
+) -> None:
+    """Load deterministic demo data and print the demo flow's report."""
+    with _errors():
+        settings = _settings()
+        engine = _engine(settings)
+        events = (
+            (f"demo event {number}", parse_event(data, f"demo event {number}"))
+            for number, data in enumerate(generate_demo_events(messages, seed), start=1)
+        )
+        with Progress(
+            TextColumn("Loading demo data"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("demo", total=None)
+            result = ingest_events(engine, events, on_batch=lambda n: progress.advance(task, n))
+        err.print(
+            f"Demo data: {result.accepted:,} events accepted, {result.duplicates:,} already "
+            f"loaded, into {settings.DATABASE_URL}",
+            markup=False,
+            highlight=False,
+        )
+        out.print(render_report(_report(engine, DEMO_WORKFLOW, None), settings.report_zone))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    with _errors():
+        settings = _settings()
+        engine = create_db_engine(settings.DATABASE_URL)
+        before = upgrade_database(engine)
+        out.print(f"Schema up to date (was {before or 'empty'}).", highlight=False)
+
+
+@workspace_app.command("grant")
+def workspace_grant(
+    team_id: Annotated[str, typer.Argument(help="Slack team id, e.g. T0123ABCD.")],
+    bot_id: Annotated[str, typer.Argument(help="The bot whose flows the workspace may see.")],
+) -> None:
+    """Let a Slack workspace see one bot's flows."""
+    with _errors():
+        engine = _engine(_settings())
+        with Session(engine) as session:
+            if session.get(Bot, bot_id) is None:
+                raise CliError(f"unknown bot {bot_id!r}; import its flows first")
+            if session.get(WorkspaceGrant, (team_id, bot_id)) is None:
+                session.add(WorkspaceGrant(team_id=team_id, bot_id=bot_id))
+                session.commit()
+        out.print(f"Workspace {team_id} can see bot {bot_id}.", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,99 @@
+"""Settings (DESIGN.md contract names), read once at start from the environment and ``.env``.
+
+Commands that only read the store (``kpis``, ``export``, ``import``…) need nothing but
+``DATABASE_URL``; Slack and SMTP settings are checked by the commands that use them
+(``Settings.require``), so a missing token is reported by name where it matters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from store.db import DEFAULT_DATABASE_URL
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip().lower() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the app; see ``.env.example`` for what each one does."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
+    SLACK_API_URL: str = "https://slack.com/api/"
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = Field(default=25, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_SECURITY: Literal["none", "starttls", "tls"] = "none"
+    MAIL_FROM: str = "Campaign reports <reports@localhost>"
+    INTERNAL_EMAIL_DOMAINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ALLOWED_EMAIL_DOMAINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    PUBLIC_BASE_URL: str = "http://localhost:8000"
+    REPORTS_DIR: Path = Path("./var/reports")
+    REPORT_TIMEZONE: str = "UTC"
+    REPORT_LINK_TTL: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
+    REPORT_RETENTION_DAYS: int = Field(default=30, gt=0)
+    MAX_ATTACHMENT_MB: float = Field(default=10, gt=0)
+    SECRET_KEY: SecretStr | None = None
+
+    _split = field_validator("INTERNAL_EMAIL_DOMAINS", "ALLOWED_EMAIL_DOMAINS", mode="before")(
+        _split_list
+    )
+
+    @field_validator("REPORT_TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Kolkata"
+            ) from None
+        return value
+
+    @field_validator("SLACK_API_URL", "PUBLIC_BASE_URL")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value
+
+    @property
+    def report_zone(self) -> ZoneInfo:
+        """``REPORT_TIMEZONE`` as a ``ZoneInfo``."""
+        return ZoneInfo(self.REPORT_TIMEZONE)
+
+    def require(self, *names: str) -> None:
+        """Raise ``SettingsError`` naming every one of ``names`` that is unset."""
+        missing = [name for name in names if getattr(self, name) in (None, "")]
+        if missing:
+            raise SettingsError(f"missing setting(s): {', '.join(missing)} (see .env.example)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one message per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("bad setting(s): " + "; ".join(problems)) from None

@@ -1,0 +1,263 @@
+"""The event format (DESIGN.md, Ingestion): parsing and validation, no database.
+
+One JSON object per event, told apart by ``type``. Every check that can be made on an event
+alone is made here, so a bad item is reported with its field before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+# Message status rules (contract): rank decides which status a message keeps.
+STATUS_RANK: dict[str, int] = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
+STATUS_SYNONYMS: dict[str, str] = {
+    "triggered": "queued",
+    "scheduled": "queued",
+    "processing": "queued",
+    "pending": "queued",
+    "opened": "read",
+    "bounced": "failed",
+    "dropped": "failed",
+    "undelivered": "failed",
+    "malformed": "failed",
+    "rejected": "failed",
+}
+FLOW_STATUSES = ("draft", "scheduled", "live", "paused", "completed", "archived")
+REPORTABLE_FLOW_STATUSES = frozenset({"scheduled", "live", "completed"})
+USER_EVENT_TYPES = (
+    "click",
+    "reply",
+    "like",
+    "share",
+    "comment",
+    "conversation_started",
+    "goal_achieved",
+    "flow_entered",
+    "flow_exited",
+)
+ENGAGEMENT_TYPES = frozenset({"click", "reply", "like", "share", "comment"})
+SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
+
+
+class EventError(ValueError):
+    """One bad event: where it is (``file:line`` or item index), which field, and why."""
+
+    def __init__(self, where: str, field: str | None, message: str) -> None:
+        self.where = where
+        self.field = field
+        self.message = message
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def normalize_status(value: str) -> str:
+    """Map a message status or synonym (any case) to its canonical name, or raise."""
+    status = value.strip().lower()
+    status = STATUS_SYNONYMS.get(status, status)
+    if status not in STATUS_RANK:
+        raise ValueError(
+            f"unknown status {value!r}; expected one of "
+            + ", ".join([*STATUS_RANK, *STATUS_SYNONYMS])
+        )
+    return status
+
+
+def normalize_source(value: str) -> str:
+    """Lower-case a channel name and check it is an identifier (``whatsapp``, ``sms``…)."""
+    source = value.strip().lower()
+    if not SOURCE_PATTERN.match(source):
+        raise ValueError(f"invalid source {value!r}; expected an identifier such as 'whatsapp'")
+    return source
+
+
+def parse_time(value: Any) -> datetime:
+    """Parse an ISO 8601 time; without an offset it is UTC. Returns aware UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"invalid ISO 8601 time {value!r}") from None
+    else:
+        raise ValueError(f"expected an ISO 8601 time string, got {value!r}")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+LongId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=False)
+
+    bot_id: Id
+    workflow_id: Id
+
+
+class FlowEvent(_Event):
+    """Creates or updates a flow; only the fields present are changed."""
+
+    type: Literal["flow"]
+    name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    status: str | None = None
+    goal: Annotated[str, Field(max_length=300)] | None = None
+    audience: Annotated[int, Field(ge=0)] | None = None
+    channels: list[str] | None = None
+    scheduled_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        status = value.strip().lower()
+        if status not in FLOW_STATUSES:
+            raise ValueError(
+                f"unknown flow status {value!r}; expected one of {', '.join(FLOW_STATUSES)}"
+            )
+        return status
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else sorted({normalize_source(v) for v in value})
+
+    @field_validator("scheduled_at", "created_at", mode="before")
+    @classmethod
+    def _times(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_time(value)
+
+
+class MessageEvent(_Event):
+    """A notification's status: creates the message or moves its status up."""
+
+    type: Literal["message"]
+    message_id: LongId
+    user_id: UserId
+    source: str
+    status: str
+    at: datetime
+    template_id: Annotated[str, Field(max_length=200)] | None = None
+    ip_address: Annotated[str, Field(max_length=64)] | None = None
+    custom_payload: dict[str, Any] | list[Any] | str | int | float | bool | None = None
+    sent_by: Annotated[str, Field(max_length=320)] | None = None
+    comments: Annotated[str, Field(max_length=2000)] | None = None
+    error_code: Annotated[str, Field(max_length=64)] | int | None = None
+    scheduled_at: datetime | None = None
+    created_at: datetime | None = None
+    event_id: LongId | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        return normalize_status(value)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return normalize_source(value)
+
+    @field_validator("at", "scheduled_at", "created_at", mode="before")
+    @classmethod
+    def _times(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_time(value)
+
+    @field_validator("error_code")
+    @classmethod
+    def _error_code(cls, value: str | int | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return str(value)
+
+    @field_validator("comments", "template_id", "ip_address", "sent_by")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class UserActionEvent(_Event):
+    """A user's action: click (with ``url``), reply, goal achieved, flow entered…"""
+
+    type: Literal[USER_EVENT_TYPES]  # type: ignore[valid-type]
+    user_id: UserId
+    at: datetime
+    source: str | None = None
+    message_id: LongId | None = None
+    url: Annotated[str, Field(max_length=2000)] | None = None
+    event_id: LongId | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_source(value)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _times(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+
+Event = Annotated[FlowEvent | MessageEvent | UserActionEvent, Field(discriminator="type")]
+_EVENT_ADAPTER: TypeAdapter[FlowEvent | MessageEvent | UserActionEvent] = TypeAdapter(Event)
+
+
+def describe_validation_error(exc: ValidationError) -> tuple[str | None, str]:
+    """The first failing field (dotted, without the union tag) and its message."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    if loc and loc[0] in ("flow", "message", *USER_EVENT_TYPES):
+        loc = loc[1:]  # drop the discriminator tag pydantic puts first
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "union_tag_invalid":
+        return "type", "unknown event type; expected flow, message or " + ", ".join(
+            USER_EVENT_TYPES
+        )
+    if first["type"] == "union_tag_not_found":
+        return "type", "missing event type"
+    if first["type"] == "missing":
+        message = "required field is missing"
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    return ".".join(loc) or None, message
+
+
+def parse_event(data: Any, where: str) -> FlowEvent | MessageEvent | UserActionEvent:
+    """Validate one decoded JSON value as an event, or raise ``EventError``."""
+    if not isinstance(data, dict):
+        raise EventError(where, None, "expected a JSON object")
+    try:
+        return _EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        field, message = describe_validation_error(exc)
+        raise EventError(where, field, message) from None
+
+
+def parse_event_json(line: str | bytes, where: str) -> FlowEvent | MessageEvent | UserActionEvent:
+    """Validate one JSON text (an NDJSON line) as an event, or raise ``EventError``."""
+    try:
+        return _EVENT_ADAPTER.validate_json(line)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise EventError(where, None, "not valid JSON") from None
+        if exc.errors()[0]["type"] in ("model_attributes_type", "model_type"):
+            raise EventError(where, None, "expected a JSON object") from None
+        field, message = describe_validation_error(exc)
+        raise EventError(where, field, message) from None
+
+
+AnyEvent = FlowEvent | MessageEvent | UserActionEvent

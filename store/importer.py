@@ -1,0 +1,248 @@
+"""``campaign-bot import``: NDJSON event files and CSV files in the seed's export format.
+
+Files are streamed in batches (memory does not grow with the file). Each file is applied in
+one write transaction: a file with a bad line is rolled back whole and its errors are
+reported as ``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.engine import Engine
+
+from store.db import write_transaction
+from store.events import AnyEvent, EventError, MessageEvent, parse_event, parse_event_json
+from store.ingest import BATCH_SIZE, Ingestor, IngestResult
+
+# The seed's CSV export columns, in the seed's order and spelling (contract).
+CSV_COLUMNS: tuple[str, ...] = (
+    "BotId",
+    "UserId",
+    "Source",
+    "Status",
+    "IP Address",
+    "Message ID",
+    "Workflow ID",
+    "Custom payload",
+    "Template ID",
+    "Notification Sent By",
+    "Comments",
+    "Created Time",
+    "Scheduled Time",
+    "Updated Time",
+)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+MAX_REPORTED_ERRORS = 20
+
+Item = tuple[str, AnyEvent | EventError]
+Progress = Callable[[int], None]
+
+
+class ImportFailed(Exception):
+    """A file had bad lines; nothing from it was written."""
+
+    def __init__(self, path: Path, errors: list[EventError], truncated: bool) -> None:
+        self.path = path
+        self.errors = errors
+        self.truncated = truncated
+        more = " (and more)" if truncated else ""
+        super().__init__(f"{path}: {len(errors)} bad line(s){more}; nothing was imported")
+
+
+@dataclass
+class ImportReport:
+    """What one imported file added."""
+
+    path: Path
+    result: IngestResult = field(default_factory=IngestResult)
+
+
+class _CountingReader(io.RawIOBase):
+    """Wraps a binary file and reports how many bytes were read, for progress bars."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress | None) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        if self._progress is not None and data:
+            self._progress(len(data))
+        return len(data)
+
+
+def unescape_cell(value: str) -> str:
+    """Undo the export's formula-injection guard: ``'=1+1`` → ``=1+1``."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
+        return value[1:]
+    return value
+
+
+def read_ndjson(stream: IO[bytes], name: str) -> Iterator[Item]:
+    """Yield ``(file:line, event or error)`` for each non-blank line of an NDJSON stream."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            yield where, parse_event_json(line, where)
+        except EventError as exc:
+            yield where, exc
+
+
+def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
+    """Yield ``(file:line, message event or error)`` for each row of an export CSV."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        yield f"{name}:1", EventError(f"{name}:1", None, "empty file: no header row")
+        return
+    except (csv.Error, UnicodeDecodeError) as exc:
+        yield f"{name}:1", EventError(f"{name}:1", None, f"unreadable header: {exc}")
+        return
+    header = [h.strip() for h in header]
+    missing = [column for column in CSV_COLUMNS if column not in header]
+    if missing:
+        yield f"{name}:1", EventError(f"{name}:1", None, f"missing column(s): {', '.join(missing)}")
+        return
+    index = {column: header.index(column) for column in CSV_COLUMNS}
+    while True:
+        where = f"{name}:{reader.line_num + 1}"
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield where, EventError(where, None, f"unreadable CSV row: {exc}")
+            return
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            yield where, EventError(where, None, f"expected {len(header)} cells, got {len(row)}")
+            continue
+        cells = {column: unescape_cell(row[i]) for column, i in index.items()}
+        try:
+            yield where, _csv_row_event(cells, where)
+        except EventError as exc:
+            yield where, exc
+
+
+def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
+    payload_text = cells["Custom payload"].strip()
+    payload: Any = None
+    if payload_text:
+        try:
+            payload = json.loads(payload_text)
+        except ValueError:
+            payload = payload_text  # a plain-text payload is kept as text
+    data = {
+        "type": "message",
+        "bot_id": cells["BotId"],
+        "user_id": cells["UserId"],
+        "source": cells["Source"],
+        "status": cells["Status"],
+        "ip_address": cells["IP Address"] or None,
+        "message_id": cells["Message ID"],
+        "workflow_id": cells["Workflow ID"],
+        "custom_payload": payload,
+        "template_id": cells["Template ID"] or None,
+        "sent_by": cells["Notification Sent By"] or None,
+        "comments": cells["Comments"] or None,
+        "created_at": cells["Created Time"] or None,
+        "scheduled_at": cells["Scheduled Time"] or None,
+        "at": cells["Updated Time"] or cells["Created Time"],
+    }
+    try:
+        event = parse_event(data, where)
+    except EventError as exc:
+        field = _CSV_FIELD_NAMES.get(exc.field or "", exc.field)
+        raise EventError(where, field, exc.message) from None
+    assert isinstance(event, MessageEvent)
+    return event
+
+
+_CSV_FIELD_NAMES = {
+    "bot_id": "BotId",
+    "user_id": "UserId",
+    "source": "Source",
+    "status": "Status",
+    "ip_address": "IP Address",
+    "message_id": "Message ID",
+    "workflow_id": "Workflow ID",
+    "custom_payload": "Custom payload",
+    "template_id": "Template ID",
+    "sent_by": "Notification Sent By",
+    "comments": "Comments",
+    "created_at": "Created Time",
+    "scheduled_at": "Scheduled Time",
+    "at": "Updated Time",
+}
+
+
+def read_file(path: Path, stream: IO[bytes]) -> Iterator[Item]:
+    """Pick the reader by the file's suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(stream, path.name)
+    if suffix in NDJSON_SUFFIXES or suffix == ".json":
+        return read_ndjson(stream, path.name)
+    raise ValueError(f"{path.name}: unsupported file type {suffix!r}; use .ndjson, .jsonl or .csv")
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import one file in one transaction; raises ``ImportFailed`` and writes nothing on errors."""
+    report = ImportReport(path)
+    errors: list[EventError] = []
+    truncated = False
+    with path.open("rb") as raw, write_transaction(engine) as conn:
+        stream = io.BufferedReader(_CountingReader(raw, progress))
+        ingestor = Ingestor(conn, now=now)
+        batch: list[tuple[str, AnyEvent]] = []
+        for where, item in read_file(path, stream):
+            if isinstance(item, EventError):
+                errors.append(item)
+                if len(errors) >= MAX_REPORTED_ERRORS:
+                    truncated = True
+                    break
+                continue
+            if errors:
+                continue  # keep reading to report more bad lines, but write nothing more
+            batch.append((where, item))
+            if len(batch) >= BATCH_SIZE:
+                errors.extend(_apply(ingestor, batch))
+                batch = []
+        if not errors and batch:
+            errors.extend(_apply(ingestor, batch))
+        if errors:  # raising inside write_transaction rolls the whole file back
+            raise ImportFailed(path, errors, truncated)
+    report.result = ingestor.result
+    return report
+
+
+def _apply(ingestor: Ingestor, batch: list[tuple[str, AnyEvent]]) -> list[EventError]:
+    try:
+        ingestor.apply(batch)
+    except EventError as exc:
+        return [exc]
+    return []

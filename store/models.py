@@ -1,0 +1,207 @@
+"""Every table of the store, in one module to avoid import cycles.
+
+Raw records (flows, messages, user events) are kept whole so that nothing sent to us is lost.
+Beside them, ingestion keeps *rollups* so that a flow's KPIs are read from a handful of rows
+whatever the flow's size:
+
+* ``flow_user`` / ``flow_user_channel`` — one row per (flow, user[, channel]) with the user's
+  flags (entered, exited, clicked…) and how many of their messages are impressions; they turn
+  "distinct users with …" into counters that change only when a flag flips.
+* ``flow_stat`` — the counters themselves, one row per (flow, channel) plus the ``""`` row
+  for all channels.
+* ``failure_reason_stat`` — failed messages per (flow, channel, reason).
+
+The rollups are maintained in the same transaction as the raw rows (see ``store.ingest``),
+so they are never out of step with them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+ALL_CHANNELS = ""  # flow_stat.source of the row that covers every channel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQLite text, e.g. from a bulk path
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Bot(SQLModel, table=True):
+    """A tenant: the bot that sends a flow's notifications."""
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Flow(SQLModel, table=True):
+    """An outbound campaign of one bot."""
+
+    __table_args__ = (sa.UniqueConstraint("bot_id", "workflow_id", name="uq_flow_bot_workflow"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot_id: str = Field(foreign_key="bot.bot_id", max_length=128)
+    workflow_id: str = Field(max_length=128)
+    name: str = Field(max_length=300, index=True)
+    status: str = Field(max_length=16)
+    goal: str | None = Field(default=None, max_length=300)
+    audience: int | None = None
+    channels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    """One notification, with the fields of the seed's CSV export."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("bot_id", "message_id", name="uq_message_bot_message"),
+        sa.Index("ix_message_flow_id_id", "flow_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: int = Field(foreign_key="flow.id")
+    bot_id: str = Field(max_length=128)
+    message_id: str = Field(max_length=200)
+    user_id: str = Field(max_length=320)
+    source: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    status_at: datetime = Field(sa_type=UTCDateTime)
+    ip_address: str | None = Field(default=None, max_length=64)
+    custom_payload: Any | None = Field(default=None, sa_type=sa.JSON)
+    template_id: str | None = Field(default=None, max_length=200)
+    sent_by: str | None = Field(default=None, max_length=320)
+    comments: str | None = None
+    error_code: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UserEvent(SQLModel, table=True):
+    """A user's action in a flow: click, reply, goal achieved, entered…"""
+
+    __tablename__ = "user_event"
+    __table_args__ = (sa.Index("ix_user_event_flow_id_type", "flow_id", "type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: int = Field(foreign_key="flow.id")
+    type: str = Field(max_length=32)
+    user_id: str = Field(max_length=320)
+    source: str | None = Field(default=None, max_length=32)
+    message_id: str | None = Field(default=None, max_length=200)
+    url: str | None = None
+    at: datetime = Field(sa_type=UTCDateTime)
+    event_id: str | None = Field(default=None, max_length=200)
+
+
+class EventReceipt(SQLModel, table=True):
+    """An ``event_id`` already accepted for a bot: a second copy of it is a duplicate."""
+
+    __tablename__ = "event_receipt"
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    event_id: str = Field(primary_key=True, max_length=200)
+
+
+class FlowUser(SQLModel, table=True):
+    """Rollup: what one user did in one flow (``UserFlag`` bits) and their impressions."""
+
+    __tablename__ = "flow_user"
+
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    user_id: str = Field(primary_key=True, max_length=320)
+    flags: int = 0
+    impressions: int = 0
+
+
+class FlowUserChannel(SQLModel, table=True):
+    """Rollup: what one user did in one flow on one channel."""
+
+    __tablename__ = "flow_user_channel"
+
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    user_id: str = Field(primary_key=True, max_length=320)
+    source: str = Field(primary_key=True, max_length=32)
+    flags: int = 0
+    impressions: int = 0
+
+
+class FlowStat(SQLModel, table=True):
+    """Rollup counters of one flow on one channel (``source = ""``: all channels)."""
+
+    __tablename__ = "flow_stat"
+
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    source: str = Field(primary_key=True, max_length=32)
+    events: int = 0
+    engagement: int = 0
+    click_users: int = 0
+    conversation_users: int = 0
+    goal_users: int = 0
+    audience_users: int = 0
+    reach_users: int = 0
+    entered_users: int = 0
+    exited_users: int = 0
+    in_flow_users: int = 0
+    messages: int = 0
+    notifications: int = 0
+    impressions: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    failed: int = 0
+
+
+class FailureReasonStat(SQLModel, table=True):
+    """Rollup: messages of a flow and channel currently failed for one reason."""
+
+    __tablename__ = "failure_reason_stat"
+
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    source: str = Field(primary_key=True, max_length=32)
+    reason: str = Field(primary_key=True, max_length=300)
+    count: int = 0
+
+
+class WorkspaceGrant(SQLModel, table=True):
+    """A Slack workspace allowed to see one bot's flows."""
+
+    __tablename__ = "workspace_grant"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    bot_id: str = Field(primary_key=True, foreign_key="bot.bot_id", max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+STAT_COUNTERS: tuple[str, ...] = tuple(
+    name for name in FlowStat.model_fields if name not in {"flow_id", "source"}
+)
