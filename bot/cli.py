@@ -202,6 +202,22 @@ def demo(
         out.print(render_report(_report(engine, DEMO_WORKFLOW, None), settings.report_zone))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
+) -> None:
+    """Run the HTTP server (health, and the routes the app registers)."""
+    with _errors():
+        import uvicorn
+
+        from bot.app import create_app
+
+        settings = _settings()
+        engine = _engine(settings)
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
