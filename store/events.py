@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -50,6 +50,7 @@ USER_EVENT_TYPES = (
     "flow_exited",
 )
 ENGAGEMENT_TYPES = frozenset({"click", "reply", "like", "share", "comment"})
+_ZERO = timedelta(0)
 SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
 
 
@@ -94,7 +95,9 @@ def normalize_source(value: str) -> str:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None or value.utcoffset() == _ZERO:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 # ISO 8601 text only (strict: no Unix numbers); a time without an offset is UTC.

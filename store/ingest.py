@@ -47,6 +47,7 @@ from store.models import (
 )
 
 BATCH_SIZE = 5000
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 500  # keys per IN (...) look-up
 _INGEST_LOCK_KEY = 0x43524230  # "CRB0": the advisory lock that serializes ingestion on PostgreSQL
 
@@ -202,12 +203,14 @@ class _Sql:
     def time(self, moment: datetime | None) -> Any:
         if moment is None:
             return None
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        if moment.tzinfo is not UTC:  # parsed events are UTC already; skip the conversion
+            moment = moment.astimezone(UTC)
+        naive = moment.replace(tzinfo=None)
         return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
     @staticmethod
     def json(value: Any) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"))
+        return None if value is None else _encode_json(value)
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         if rows:
