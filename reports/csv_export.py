@@ -13,7 +13,6 @@ lazy cursor), so memory does not grow with the flow. The file reads back with
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -55,16 +54,21 @@ def comments_cell(error_code: str | None, comments: str | None) -> str:
     return " ".join(part for part in (error_code, comments) if part)
 
 
-@lru_cache(maxsize=4096)
-def payload_cell(stored: str | None) -> str:
+def payload_text(stored: str | None) -> str:
     """A stored JSON payload as compact JSON, or ``""`` when there is none."""
-    # Cached: a campaign usually sends a handful of distinct payloads to many users.
     if stored is None:
         return ""
     value = json.loads(stored)
     if value is None:
         return ""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@lru_cache(maxsize=4096)
+def payload_cell(stored: str | None) -> str:
+    """A stored JSON payload as a finished CSV cell: compact JSON, guarded and quoted."""
+    # Cached: a campaign usually sends a handful of distinct payloads to many users.
+    return csv_cell(guard_cell(payload_text(stored)))
 
 
 TimeFormatter = Callable[[str | None], str]
@@ -142,32 +146,71 @@ def _message_query(flow_id: int, dialect: str) -> sa.Select[Any]:
     )
 
 
-def iter_rows(
+def csv_cell(value: str) -> str:
+    """``value`` as one CSV cell, quoted exactly when the csv module would (RFC 4180)."""
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def format_line(cells: Iterable[str]) -> str:
+    """One CSV line (``\r\n``-terminated) of already guarded cells."""
+    return ",".join(csv_cell(cell) for cell in cells) + "\r\n"
+
+
+def iter_lines(
     conn: Connection, flow: Flow, zone: tzinfo, *, batch_size: int = BATCH_SIZE
-) -> Iterator[list[tuple[str, ...]]]:
-    """Batches of CSV rows (without the header) for ``flow``'s messages, by message id."""
+) -> Iterator[tuple[str, int]]:
+    """Batches of CSV text (without the header) for ``flow``'s messages, by message id,
+    each with its row count."""
     assert flow.id is not None
     bot_id, workflow_id = guard_cell(flow.bot_id), guard_cell(flow.workflow_id)
+    bot_cell, workflow_cell = csv_cell(bot_id), csv_cell(workflow_id)
     when = time_formatter(zone)
     guard = guard_cell
     result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
         _message_query(flow.id, conn.dialect.name)
     )
     for partition in result.partitions():
-        yield [
-            (
-                bot_id, guard(user_id), source, status, guard(ip_address or ""),
-                guard(message_id), workflow_id, guard(payload_cell(payload)),
-                guard(template_id or ""), guard(sent_by or ""),
-                guard(f"{error_code} {comments}" if error_code and comments
-                      else error_code or comments or ""),
-                when(created), when(scheduled), when(updated),
+        lines = []
+        for (
+            user_id, source, status, ip_address, message_id, payload, template_id, sent_by,
+            error_code, comments, created, scheduled, updated,
+        ) in partition:  # fmt: skip
+            comment = (
+                f"{error_code} {comments}"
+                if error_code and comments
+                else error_code or comments or ""
             )
-            for (
-                user_id, source, status, ip_address, message_id, payload, template_id,
-                sent_by, error_code, comments, created, scheduled, updated,
-            ) in partition
-        ]  # fmt: skip
+            # This loop runs once per message: rather than quoting cell by cell (the csv
+            # module's cost), join the cells and quote only when a joined part holds a quote,
+            # line break or more commas than it has cells. Times never need quoting; the
+            # payload cell comes quoted from a cache.
+            head = (
+                f"{guard(user_id)},{source},{status},{guard(ip_address or '')},{guard(message_id)}"
+            )
+            tail = f"{guard(template_id or '')},{guard(sent_by or '')},{guard(comment)}"
+            if (
+                head.count(",") != 4
+                or tail.count(",") != 2
+                or '"' in head
+                or '"' in tail
+                or "\n" in head
+                or "\n" in tail
+                or "\r" in head
+                or "\r" in tail
+            ):
+                head = format_line(
+                    (guard(user_id), source, status, guard(ip_address or ""), guard(message_id))
+                )[:-2]
+                tail = format_line(
+                    (guard(template_id or ""), guard(sent_by or ""), guard(comment))
+                )[:-2]
+            lines.append(
+                f"{bot_cell},{head},{workflow_cell},{payload_cell(payload)},{tail},"
+                f"{when(created)},{when(scheduled)},{when(updated)}\r\n"
+            )
+        yield "".join(lines), len(lines)
 
 
 def write_csv(
@@ -180,20 +223,13 @@ def write_csv(
     batch_size: int = BATCH_SIZE,
 ) -> int:
     """Write the header and every message row of ``flow`` to ``out``; returns the row count."""
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    return _write_batches(writer, iter_rows(conn, flow, zone, batch_size=batch_size), progress)
-
-
-def _write_batches(
-    writer: Any, batches: Iterable[list[tuple[str, ...]]], progress: Progress | None
-) -> int:
+    out.write(format_line(CSV_COLUMNS))
     rows = 0
-    for batch in batches:
-        writer.writerows(batch)
-        rows += len(batch)
+    for text, count in iter_lines(conn, flow, zone, batch_size=batch_size):
+        out.write(text)
+        rows += count
         if progress is not None:
-            progress(len(batch))
+            progress(count)
     return rows
 
 
@@ -209,7 +245,7 @@ def export_csv(
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     try:
-        # newline="" lets the csv module write its own \r\n line ends (RFC 4180).
+        # newline="": the lines already end in \r\n (RFC 4180), as the csv module writes them.
         with partial.open("w", encoding="utf-8", newline="") as out, engine.connect() as conn:
             rows = write_csv(conn, flow, out, zone, progress=progress)
         os.replace(partial, path)
