@@ -142,7 +142,9 @@ def _message_query(flow_id: int, dialect: str) -> sa.Select[Any]:
             _time_text(m.updated_at, dialect),
         )
         .where(m.flow_id == flow_id)
-        .order_by(m.id)
+        # By Message ID, not arrival: the same messages always give the same file, so an
+        # export re-imported elsewhere exports byte for byte the same.
+        .order_by(m.message_id)
     )
 
 
@@ -161,8 +163,8 @@ def format_line(cells: Iterable[str]) -> str:
 def iter_lines(
     conn: Connection, flow: Flow, zone: tzinfo, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[tuple[str, int]]:
-    """Batches of CSV text (without the header) for ``flow``'s messages, by message id,
-    each with its row count."""
+    """Batches of CSV text (without the header) for ``flow``'s messages, ordered by Message
+    ID, each with its row count."""
     assert flow.id is not None
     bot_id, workflow_id = guard_cell(flow.bot_id), guard_cell(flow.workflow_id)
     bot_cell, workflow_cell = csv_cell(bot_id), csv_cell(workflow_id)

@@ -11,6 +11,7 @@ reaches reportlab's paragraph markup.
 from __future__ import annotations
 
 import io
+import os
 from datetime import datetime, tzinfo
 from functools import cache
 from pathlib import Path
@@ -418,9 +419,7 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     return [heading, KeepTogether([charts]), Spacer(1, 3 * mm), table, note]
 
 
-def _failure_reasons(
-    report: FlowReport, width: float, st: dict[str, ParagraphStyle]
-) -> list[Any]:
+def _failure_reasons(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
     reasons = sorted(
         ((reason.count, row.channel, reason.reason) for row in report.channels
          for reason in row.failure_reasons),
@@ -448,7 +447,7 @@ def _canvas_class(header: str, footer: str) -> type[Canvas]:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802  (reportlab's name)
+        def showPage(self) -> None:
             # Hold every page back until the total is known ("Page N of M").
             self._pages.append(dict(self.__dict__))
             self._startPage()
@@ -534,3 +533,16 @@ def render_pdf(report: FlowReport, zone: tzinfo, page_size: PageSize = "A4") -> 
     footer = f"generated {fmt_time(report.generated_at, zone)}"
     doc.build(story, canvasmaker=_canvas_class(header, footer))
     return buffer.getvalue()
+
+
+def save_pdf(report: FlowReport, path: Path, zone: tzinfo, page_size: PageSize = "A4") -> int:
+    """Render ``report`` to ``path`` (all or nothing); returns the file's size in bytes."""
+    data = render_pdf(report, zone, page_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return len(data)
