@@ -43,8 +43,9 @@ def guard_cell(value: str) -> str:
     first = value[0]
     if first in _FORMULA_START:
         return "'" + value
-    # A cell that already looks guarded is guarded again, so that import gives it back whole.
-    if first == "'" and len(value) > 1 and value[1] in _FORMULA_START:
+    # A value that already looks guarded (''…'=…) gets one more quote, so that taking one
+    # off on import gives it back whole.
+    if first == "'" and value.lstrip("'")[:1] in _FORMULA_START:
         return "'" + value
     return value
 
