@@ -203,7 +203,7 @@ def demo(
         )
         out.print(render_report(_report(engine, DEMO_WORKFLOW, None), settings.report_zone))
         for path in _write_exports(settings, engine, DEMO_WORKFLOW, EXPORT_FORMATS, None):
-            out.print(f"Wrote {path}", markup=False, highlight=False)
+            typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it
 
 
 @app.command()
@@ -319,7 +319,7 @@ def export(
         chosen = _parse_formats(formats)
         settings = _settings()
         for path in _write_exports(settings, _engine(settings), flow, chosen, out_dir):
-            out.print(f"Wrote {path}", markup=False, highlight=False)
+            typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it
 
 
 def main() -> None:
