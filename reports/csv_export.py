@@ -18,7 +18,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +30,8 @@ from store.models import ALL_CHANNELS, Flow, FlowStat, Message
 BATCH_SIZE = 5000
 _FORMULA_START = frozenset(FORMULA_PREFIXES)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_CACHED_PAYLOADS = 1024
+_MAX_CACHED_PAYLOAD_CHARS = 4096
 _MAX_CACHED_MINUTES = 100_000  # ~70 days of traffic; bounded so memory stays flat
 
 Progress = Callable[[int], None]
@@ -65,11 +66,28 @@ def payload_text(stored: str | None) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-@lru_cache(maxsize=4096)
 def payload_cell(stored: str | None) -> str:
     """A stored JSON payload as a finished CSV cell: compact JSON, guarded and quoted."""
-    # Cached: a campaign usually sends a handful of distinct payloads to many users.
     return csv_cell(guard_cell(payload_text(stored)))
+
+
+def payload_formatter() -> Callable[[str | None], str]:
+    """``payload_cell`` with a bounded cache for one export."""
+    # A campaign usually sends a handful of distinct payloads to many users; only small ones
+    # are kept, and never too many, so memory stays flat whatever the payloads.
+    cells: dict[str | None, str] = {}
+
+    def format_payload(stored: str | None) -> str:
+        cell = cells.get(stored)
+        if cell is None:
+            cell = payload_cell(stored)
+            if stored is None or len(stored) <= _MAX_CACHED_PAYLOAD_CHARS:
+                if len(cells) >= _MAX_CACHED_PAYLOADS:
+                    cells.clear()
+                cells[stored] = cell
+        return cell
+
+    return format_payload
 
 
 TimeFormatter = Callable[[str | None], str]
@@ -170,6 +188,7 @@ def iter_lines(
     bot_id, workflow_id = guard_cell(flow.bot_id), guard_cell(flow.workflow_id)
     bot_cell, workflow_cell = csv_cell(bot_id), csv_cell(workflow_id)
     when = time_formatter(zone)
+    payload_cell = payload_formatter()
     guard = guard_cell
     result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
         _message_query(flow.id, conn.dialect.name)
