@@ -17,7 +17,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,6 +30,7 @@ from store.models import ALL_CHANNELS, Flow, FlowStat, Message
 BATCH_SIZE = 5000
 _FORMULA_START = frozenset(FORMULA_PREFIXES)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_MINUTE, _NO_OFFSET = timedelta(minutes=1), timedelta(0)
 _MAX_CACHED_PAYLOADS = 1024
 _MAX_CACHED_PAYLOAD_CHARS = 4096
 _MAX_CACHED_MINUTES = 100_000  # ~70 days of traffic; bounded so memory stays flat
@@ -107,7 +108,13 @@ def time_formatter(zone: tzinfo) -> TimeFormatter:
         moment = datetime.fromisoformat(stored)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(zone).isoformat()
+        local = moment.astimezone(zone)
+        offset = local.utcoffset() or _NO_OFFSET
+        if offset % _MINUTE:
+            # Local mean time before ~1940 has offsets in seconds, which ISO 8601 (and the
+            # importer) cannot express: keep the instant, show the offset in whole minutes.
+            local = moment.astimezone(timezone(_MINUTE * (offset // _MINUTE)))
+        return local.isoformat()
 
     def minute(key: str) -> tuple[str, str] | None:
         local = datetime.fromisoformat(key).replace(tzinfo=UTC).astimezone(zone)
