@@ -256,32 +256,35 @@ def write_csv(
     """Write the header and every message row of ``flow`` to ``out``; returns the row count."""
     out.write(format_line(CSV_COLUMNS))
     rows = 0
-    with _small_sqlite_memory(conn):
-        for text, count in iter_lines(conn, flow, zone, batch_size=batch_size):
-            out.write(text)
-            rows += count
-            if progress is not None:
-                progress(count)
+    for text, count in iter_lines(conn, flow, zone, batch_size=batch_size):
+        out.write(text)
+        rows += count
+        if progress is not None:
+            progress(count)
     return rows
 
 
 @contextmanager
 def _small_sqlite_memory(conn: Connection) -> Iterator[None]:
-    """On SQLite, sort in a temporary file with a small cache while the export reads."""
+    """On SQLite, sort in temporary files with a small cache while the export reads."""
     # The store's connections keep temporary data in memory beside a 64 MiB page cache, which
     # makes imports fast; but then sorting a flow's messages by Message ID would take memory
-    # in step with the flow. The settings are per connection and put back afterwards.
-    if conn.dialect.name != "sqlite":
+    # in step with the flow. The settings are per connection: they are changed outside any
+    # transaction (SQLite refuses temp_store inside one) and put back afterwards.
+    if conn.dialect.name != "sqlite" or conn.in_transaction():
         yield
         return
-    saved = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in _SQLITE_PRAGMAS}
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    saved = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in _SQLITE_PRAGMAS}
     for name, value in _SQLITE_PRAGMAS.items():
-        conn.exec_driver_sql(f"PRAGMA {name}={value}")
+        raw.execute(f"PRAGMA {name}={value}")
     try:
         yield
     finally:
+        conn.rollback()  # end the export's read transaction first
         for name, value in saved.items():
-            conn.exec_driver_sql(f"PRAGMA {name}={int(value)}")
+            raw.execute(f"PRAGMA {name}={int(value)}")
 
 
 def export_csv(
@@ -297,7 +300,11 @@ def export_csv(
     partial = path.with_name(path.name + ".part")
     try:
         # newline="": the lines already end in \r\n (RFC 4180), as the csv module writes them.
-        with partial.open("w", encoding="utf-8", newline="") as out, engine.connect() as conn:
+        with (
+            partial.open("w", encoding="utf-8", newline="") as out,
+            engine.connect() as conn,
+            _small_sqlite_memory(conn),
+        ):
             rows = write_csv(conn, flow, out, zone, progress=progress)
         os.replace(partial, path)
     finally:
