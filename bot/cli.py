@@ -65,10 +65,15 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (CliError, SettingsError, FlowLookupError, EventError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except sa.exc.OperationalError as exc:
-        err.print(f"error: database unavailable: {exc.orig}", markup=False, highlight=False)
+        err.print(
+            f"error: database unavailable: {exc.orig}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
 
 

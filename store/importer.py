@@ -86,8 +86,8 @@ class _CountingReader(io.RawIOBase):
 
 def unescape_cell(value: str) -> str:
     """Undo the export's formula-injection guard: ``'=1+1`` → ``=1+1``."""
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
-        return value[1:]
+    if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_PREFIXES:
+        return value[1:]  # the export adds one quote to text that already looks guarded, too
     return value
 
 
