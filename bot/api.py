@@ -1,0 +1,524 @@
+"""The ingestion HTTP API (``/api/v1``): push events, upsert flows, read a flow's KPIs.
+
+Every route takes ``Authorization: Bearer <key>`` (``campaign-bot api-key create BOT_ID``) and
+acts for that key's bot only. A batch is all-or-nothing: it is read (at most 10 MB), checked
+(at most 10,000 events, every one of them the key's bot's, every one valid) and only then
+applied in one write transaction, so a 401, 403, 413, 415 or 422 writes nothing.
+
+Endpoints that touch the store run in the thread pool: the store is synchronous SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from reports.flows import FlowNotReportable
+from reports.kpis import FlowReport, compute_kpis, known_channels
+from store.api_keys import verify_api_key
+from store.db import is_sqlite
+from store.events import (
+    REPORTABLE_FLOW_STATUSES,
+    AnyEvent,
+    Event,
+    EventError,
+    FlowEvent,
+    normalize_source,
+    parse_event,
+)
+from store.ingest import IngestResult, ingest_events
+from store.models import Flow, utcnow
+
+MAX_EVENTS = 10_000
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_FLOW_BODY_BYTES = 64 * 1024
+MAX_LISTED = 20  # items named in a 403 message
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+_FLOW_KEYS_FROM_REQUEST = ("type", "bot_id", "workflow_id")
+
+router = APIRouter(prefix="/api/v1", tags=["ingestion"])
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A key from `campaign-bot api-key create BOT_ID`; it acts for that bot only.",
+)
+
+
+class ErrorMessage(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+class ItemError(BaseModel):
+    """One problem: which item (0-based; NDJSON also gives the line), which field, and why."""
+
+    index: int | None = None
+    line: int | None = None
+    field: str | None = None
+    message: str
+
+
+class InvalidRequest(BaseModel):
+    """A rejected request: nothing was written; ``errors`` lists every problem found."""
+
+    detail: str
+    errors: list[ItemError]
+
+
+class IngestSummary(BaseModel):
+    """What a batch changed: new events, repeated ``event_id`` s ignored, flows created."""
+
+    accepted: int
+    duplicates: int
+    flows_created: int
+
+
+class FlowOut(BaseModel):
+    """A flow as stored."""
+
+    bot_id: str
+    workflow_id: str
+    name: str
+    status: str
+    goal: str | None
+    audience: int | None
+    channels: list[str]
+    scheduled_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class RequestRejected(Exception):
+    """A 422 with a list of problems; raised in the thread pool, answered by the route."""
+
+    def __init__(self, detail: str, errors: list[ItemError]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+    def response(self) -> JSONResponse:
+        """The 422 answer."""
+        body = InvalidRequest(detail=self.detail, errors=self.errors)
+        return JSONResponse(body.model_dump(), status_code=422)
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorMessage,
+        "description": "Missing or invalid API key.",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    },
+    422: {"model": InvalidRequest, "description": "Invalid request; nothing was written."},
+}
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+def authenticated_bot(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The bot of the request's API key; 401 when the key is missing or unknown."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", challenge)
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        bot_id = verify_api_key(conn, credentials.credentials)
+    if bot_id is None:
+        raise HTTPException(401, "invalid API key", challenge)
+    return bot_id
+
+
+BotId = Annotated[str, Depends(authenticated_bot)]
+
+
+# -- reading bodies -------------------------------------------------------------------------
+
+
+def _media_type(request: Request, allowed: tuple[str, ...]) -> str:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in allowed:
+        shown = media_type or "none"
+        raise HTTPException(
+            415, f"Content-Type {shown!r} is not accepted; use {' or '.join(allowed)}"
+        )
+    return media_type
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` bytes (whatever it declares)."""
+    too_large = HTTPException(413, f"request body is larger than {limit:,} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity; nesting too deep for the parser is an error, not a crash."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+
+
+def _decode_items(body: bytes, media_type: str) -> list[tuple[int | None, Any]]:
+    """Split a body into ``(NDJSON line, item)``; a line that is not JSON becomes an ItemError."""
+    if media_type == NDJSON:
+        lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
+        if len(lines) > MAX_EVENTS:
+            raise HTTPException(
+                413, f"{len(lines):,} events in one request; the limit is {MAX_EVENTS:,}"
+            )
+        items: list[tuple[int | None, Any]] = []
+        for index, (number, line) in enumerate(lines):
+            try:
+                items.append((number, _loads(line)))
+            except ValueError as exc:
+                items.append((number, ItemError(index=index, line=number, message=str(exc))))
+        return items
+    try:
+        data = _loads(body)
+    except ValueError as exc:
+        raise RequestRejected("the body is not valid JSON", [ItemError(message=str(exc))]) from None
+    if not isinstance(data, list):
+        problem = ItemError(
+            message="expected a JSON array of events (or send application/x-ndjson)"
+        )
+        raise RequestRejected("the body is not a JSON array", [problem])
+    if len(data) > MAX_EVENTS:
+        raise HTTPException(
+            413, f"{len(data):,} events in one request; the limit is {MAX_EVENTS:,}"
+        )
+    return [(None, item) for item in data]
+
+
+def _nul_field(data: Any) -> str | None:
+    """The dotted path of the first string holding a NUL character (PostgreSQL refuses them)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path or None
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return child
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+    return None
+
+
+# -- applying -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _ingest_slot(request: Request) -> Iterator[None]:
+    """On SQLite, writers take turns in-process: SQLite's busy handler polls with sleeps."""
+    if not is_sqlite(request.app.state.engine):
+        yield  # PostgreSQL: the store's advisory lock serializes writers, across processes too
+        return
+    with request.app.state.ingest_lock:
+        yield
+
+
+def _apply(
+    request: Request, items: list[tuple[str, AnyEvent]], index_of: dict[str, ItemError]
+) -> IngestResult:
+    """Apply validated events in one transaction; a rule broken while applying is a 422."""
+    try:
+        with _ingest_slot(request):
+            return ingest_events(request.app.state.engine, items)
+    except EventError as exc:
+        where = index_of.get(exc.where, ItemError(message=""))
+        error = where.model_copy(update={"field": exc.field, "message": exc.message})
+        raise RequestRejected(
+            "an event conflicts with the store; nothing was written", [error]
+        ) from None
+    except sa.exc.DataError:
+        # A value pydantic accepts but the database cannot hold, e.g. an integer out of range.
+        error = ItemError(message="a value does not fit the store (a number out of range?)")
+        raise RequestRejected(
+            "an event holds a value the store cannot keep; nothing was written", [error]
+        ) from None
+
+
+def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) -> IngestSummary:
+    """Check every item of a body, then apply them all (or raise)."""
+    decoded = _decode_items(body, media_type)
+    foreign = [
+        i
+        for i, (_, item) in enumerate(decoded)
+        if isinstance(item, dict)
+        and isinstance(item.get("bot_id"), str)
+        and item["bot_id"].strip() != bot_id
+    ]
+    if foreign:
+        listed = ", ".join(map(str, foreign[:MAX_LISTED])) + (
+            ", …" if len(foreign) > MAX_LISTED else ""
+        )
+        noun = "item" if len(foreign) == 1 else "items"
+        raise HTTPException(403, f"{noun} {listed}: bot_id is not this API key's bot {bot_id!r}")
+    errors: list[ItemError] = []
+    items: list[tuple[str, AnyEvent]] = []
+    index_of: dict[str, ItemError] = {}
+    for index, (line, data) in enumerate(decoded):
+        if isinstance(data, ItemError):
+            errors.append(data)
+            continue
+        where = f"item {index}"
+        place = ItemError(index=index, line=line, message="")
+        index_of[where] = place
+        nul = _nul_field(data)
+        if nul is not None:
+            errors.append(
+                place.model_copy(update={"field": nul, "message": "NUL characters are not allowed"})
+            )
+            continue
+        try:
+            items.append((where, parse_event(data, where)))
+        except EventError as exc:
+            errors.append(place.model_copy(update={"field": exc.field, "message": exc.message}))
+    if errors:
+        raise RequestRejected(f"{len(errors)} invalid event(s); nothing was written", errors)
+    result = _apply(request, items, index_of)
+    return IngestSummary(
+        accepted=result.accepted, duplicates=result.duplicates, flows_created=result.flows_created
+    )
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+_EVENTS_BODY = {
+    "required": True,
+    "description": f"At most {MAX_EVENTS:,} events and {MAX_BODY_BYTES:,} bytes.",
+    "content": {
+        JSON: {
+            "schema": {
+                "type": "array",
+                "maxItems": MAX_EVENTS,
+                "items": {"$ref": "#/components/schemas/Event"},
+            }
+        },
+        NDJSON: {"schema": {"type": "string", "description": "One event object per line."}},
+    },
+}
+
+
+@router.post(
+    "/events",
+    summary="Push a batch of events",
+    response_model=IngestSummary,
+    openapi_extra={"requestBody": _EVENTS_BODY},
+    responses={
+        **_REFUSALS,
+        403: {"model": ErrorMessage, "description": "An event is for another bot."},
+        413: {"model": ErrorMessage, "description": "More than 10,000 events or 10 MB."},
+        415: {"model": ErrorMessage, "description": "Not JSON or NDJSON."},
+    },
+)
+async def post_events(request: Request, bot_id: BotId) -> Any:
+    """Apply a JSON array or NDJSON batch of events, all or nothing; repeats are ignored."""
+    media_type = _media_type(request, (JSON, NDJSON))
+    body = await _read_body(request, MAX_BODY_BYTES)
+    try:
+        return await run_in_threadpool(_ingest_body, request, bot_id, body, media_type)
+    except RequestRejected as exc:
+        return exc.response()
+
+
+def _flow_out(flow: Flow) -> FlowOut:
+    def iso(moment: Any) -> str | None:
+        return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+    return FlowOut(
+        bot_id=flow.bot_id,
+        workflow_id=flow.workflow_id,
+        name=flow.name,
+        status=flow.status,
+        goal=flow.goal,
+        audience=flow.audience,
+        channels=list(flow.channels),
+        scheduled_at=iso(flow.scheduled_at),
+        created_at=iso(flow.created_at) or "",
+        updated_at=iso(flow.updated_at) or "",
+    )
+
+
+def _load_flow(engine: Engine, bot_id: str, workflow_id: str) -> Flow | None:
+    with Session(engine) as session:
+        query = select(Flow).where(Flow.bot_id == bot_id, Flow.workflow_id == workflow_id)
+        return session.exec(query).first()
+
+
+def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -> JSONResponse:
+    """Apply the body as a ``flow`` event; 201 when it created the flow."""
+    try:
+        data = _loads(body)
+    except ValueError as exc:
+        raise RequestRejected("the body is not valid JSON", [ItemError(message=str(exc))]) from None
+    if not isinstance(data, dict):
+        raise RequestRejected(
+            "the body is not a JSON object", [ItemError(message="expected a JSON object")]
+        )
+    errors = [
+        ItemError(field=key, message="set by the URL and the API key, not the body")
+        for key in _FLOW_KEYS_FROM_REQUEST
+        if key in data
+    ]
+    event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
+    nul = _nul_field(event)
+    if nul is not None:
+        errors.append(ItemError(field=nul, message="NUL characters are not allowed"))
+    if errors:
+        raise RequestRejected("invalid flow; nothing was written", errors)
+    try:
+        parsed = parse_event(event, "body")
+    except EventError as exc:
+        raise RequestRejected(
+            "invalid flow; nothing was written", [ItemError(field=exc.field, message=exc.message)]
+        ) from None
+    result = _apply(request, [("body", parsed)], {"body": ItemError(message="")})
+    flow = _load_flow(request.app.state.engine, bot_id, workflow_id)
+    assert flow is not None  # just written, and flows are never deleted
+    return JSONResponse(
+        _flow_out(flow).model_dump(), status_code=201 if result.flows_created else 200
+    )
+
+
+_FLOW_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": {"$ref": "#/components/schemas/FlowFields"}}},
+}
+
+
+@router.put(
+    "/flows/{workflow_id}",
+    summary="Create or update a flow",
+    response_model=FlowOut,
+    openapi_extra={"requestBody": _FLOW_BODY},
+    responses={
+        **_REFUSALS,
+        201: {"model": FlowOut, "description": "The flow was created."},
+        413: {"model": ErrorMessage, "description": "Body larger than 64 KiB."},
+        415: {"model": ErrorMessage, "description": "Not JSON."},
+    },
+)
+async def put_flow(workflow_id: str, request: Request, bot_id: BotId) -> Any:
+    """Set the given fields of one of the key's bot's flows, creating it when new."""
+    _media_type(request, (JSON,))
+    body = await _read_body(request, MAX_FLOW_BODY_BYTES)
+    try:
+        return await run_in_threadpool(_upsert_flow, request, bot_id, workflow_id, body)
+    except RequestRejected as exc:
+        return exc.response()
+
+
+@router.get(
+    "/flows/{workflow_id}/kpis",
+    summary="A flow's KPIs (the contract KPI JSON)",
+    response_model=FlowReport,
+    responses={
+        **_REFUSALS,
+        404: {"model": ErrorMessage, "description": "The key's bot has no such flow."},
+        409: {"model": ErrorMessage, "description": "The flow's status has no report."},
+    },
+)
+def get_flow_kpis(
+    workflow_id: str,
+    request: Request,
+    bot_id: BotId,
+    channel: Annotated[str | None, Query(description="Only this channel, e.g. whatsapp.")] = None,
+) -> Any:
+    """The KPIs and channel statistics of one of the key's bot's flows."""
+    engine: Engine = request.app.state.engine
+    with Session(engine) as session:
+        query = select(Flow).where(Flow.bot_id == bot_id, Flow.workflow_id == workflow_id)
+        flow = session.exec(query).first()
+        if flow is None:
+            raise HTTPException(404, f"bot {bot_id!r} has no flow {workflow_id!r}")
+        if flow.status not in REPORTABLE_FLOW_STATUSES:
+            raise HTTPException(409, str(FlowNotReportable(flow)))
+        conn = session.connection()
+        if channel is not None:
+            try:
+                channel = normalize_source(channel)
+            except ValueError as exc:
+                return RequestRejected(
+                    "invalid channel", [ItemError(field="channel", message=str(exc))]
+                ).response()
+            channels = known_channels(conn, flow)
+            if channel not in channels:
+                listed = ", ".join(channels) or "none"
+                problem = ItemError(
+                    field="channel",
+                    message=f"the flow has no channel {channel!r}; its channels: {listed}",
+                )
+                return RequestRejected("unknown channel", [problem]).response()
+        report = compute_kpis(conn, flow, channel=channel, now=utcnow())
+    return JSONResponse(report.to_json())
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+
+def _component_schemas() -> dict[str, Any]:
+    """Schemas the hand-written request bodies refer to: every event type, and a flow's fields."""
+    ref = "#/components/schemas/{model}"
+    event = TypeAdapter(Event).json_schema(ref_template=ref)
+    schemas: dict[str, Any] = event.pop("$defs")
+    schemas["Event"] = event
+    fields = FlowEvent.model_json_schema(ref_template=ref)
+    for key in _FLOW_KEYS_FROM_REQUEST:
+        fields["properties"].pop(key)
+    fields.pop("required", None)
+    fields["title"] = "FlowFields"
+    fields["description"] = "The fields of a flow to set; those left out keep their value."
+    schemas["FlowFields"] = fields
+    return schemas
+
+
+def include_api(app: FastAPI) -> None:
+    """Mount ``/api/v1`` on ``app`` and describe its request bodies in ``/openapi.json``."""
+    app.include_router(router)
+    app.state.ingest_lock = threading.Lock()
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                _component_schemas()
+            )
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
