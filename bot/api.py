@@ -30,13 +30,18 @@ from reports.kpis import FlowReport, compute_kpis, known_channels
 from store.api_keys import verify_api_key
 from store.db import is_sqlite
 from store.events import (
+    FLOW_STATUSES,
     REPORTABLE_FLOW_STATUSES,
+    SOURCE_PATTERN,
+    STATUS_RANK,
+    STATUS_SYNONYMS,
     AnyEvent,
     Event,
     EventError,
     FlowEvent,
     normalize_source,
     parse_event,
+    parse_time,
 )
 from store.ingest import IngestResult, ingest_events
 from store.models import Flow, utcnow
@@ -45,6 +50,9 @@ MAX_EVENTS = 10_000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FLOW_BODY_BYTES = 64 * 1024
 MAX_LISTED = 20  # items named in a 403 message
+MAX_AUDIENCE = 2**31 - 1  # the store's INTEGER column on PostgreSQL
+_TIME_FIELDS = ("at", "scheduled_at", "created_at")
+_NOT_NULL_FLOW_FIELDS = ("name", "status", "channels", "created_at")  # the store refuses null
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 _FLOW_KEYS_FROM_REQUEST = ("type", "bot_id", "workflow_id")
@@ -238,6 +246,45 @@ def _nul_field(data: Any) -> str | None:
     return None
 
 
+def _store_limit_error(data: dict[str, Any]) -> tuple[str, str] | None:
+    """A field the event format accepts but the store cannot keep, and why."""
+    if data.get("type") == "flow":
+        for name in _NOT_NULL_FLOW_FIELDS:
+            if name in data and data[name] is None:
+                return name, "must not be null"
+    audience = data.get("audience")
+    if isinstance(audience, int) and audience > MAX_AUDIENCE:
+        return "audience", f"must be at most {MAX_AUDIENCE:,}"
+    return None
+
+
+def _parse(data: Any, where: str) -> AnyEvent:
+    """``parse_event`` plus the store's limits; every problem is an ``EventError``."""
+    if isinstance(data, dict):
+        nul = _nul_field(data)
+        if nul is not None:
+            raise EventError(where, nul, "NUL characters are not allowed")
+        limit = _store_limit_error(data)
+        if limit is not None:
+            raise EventError(where, *limit)
+    try:
+        return parse_event(data, where)
+    except OverflowError:
+        # A time so near year 1 or 9999 that converting it to UTC leaves the calendar.
+        field = next((name for name in _TIME_FIELDS if _overflows(data.get(name))), None)
+        raise EventError(where, field, "time out of range") from None
+
+
+def _overflows(value: Any) -> bool:
+    try:
+        parse_time(value)
+    except OverflowError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
 # -- applying -------------------------------------------------------------------------------
 
 
@@ -264,8 +311,9 @@ def _apply(
         raise RequestRejected(
             "an event conflicts with the store; nothing was written", [error]
         ) from None
-    except sa.exc.DataError:
-        # A value pydantic accepts but the database cannot hold, e.g. an integer out of range.
+    except (sa.exc.DataError, sa.exc.IntegrityError, OverflowError):
+        # A value the event format accepts but the database cannot hold (the checks in
+        # _store_limit_error cover the known ones); still the client's data, not our failure.
         error = ItemError(message="a value does not fit the store (a number out of range?)")
         raise RequestRejected(
             "an event holds a value the store cannot keep; nothing was written", [error]
@@ -298,14 +346,8 @@ def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) ->
         where = f"item {index}"
         place = ItemError(index=index, line=line, message="")
         index_of[where] = place
-        nul = _nul_field(data)
-        if nul is not None:
-            errors.append(
-                place.model_copy(update={"field": nul, "message": "NUL characters are not allowed"})
-            )
-            continue
         try:
-            items.append((where, parse_event(data, where)))
+            items.append((where, _parse(data, where)))
         except EventError as exc:
             errors.append(place.model_copy(update={"field": exc.field, "message": exc.message}))
     if errors:
@@ -396,13 +438,10 @@ def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -
         if key in data
     ]
     event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
-    nul = _nul_field(event)
-    if nul is not None:
-        errors.append(ItemError(field=nul, message="NUL characters are not allowed"))
     if errors:
         raise RequestRejected("invalid flow; nothing was written", errors)
     try:
-        parsed = parse_event(event, "body")
+        parsed = _parse(event, "body")
     except EventError as exc:
         raise RequestRejected(
             "invalid flow; nothing was written", [ItemError(field=exc.field, message=exc.message)]
@@ -504,7 +543,25 @@ def _component_schemas() -> dict[str, Any]:
     fields["title"] = "FlowFields"
     fields["description"] = "The fields of a flow to set; those left out keep their value."
     schemas["FlowFields"] = fields
+    for name in ("FlowEvent", "FlowFields"):
+        _tighten_flow_schema(schemas[name]["properties"])
+    source = {"type": "string", "pattern": SOURCE_PATTERN.pattern}
+    message = schemas["MessageEvent"]["properties"]
+    message["status"] = {"type": "string", "enum": [*STATUS_RANK, *STATUS_SYNONYMS]}
+    message["source"] = source
+    schemas["UserActionEvent"]["properties"]["source"] = {"anyOf": [source, {"type": "null"}]}
     return schemas
+
+
+def _tighten_flow_schema(properties: dict[str, Any]) -> None:
+    """Say what pydantic's schema cannot: which fields refuse null, the statuses, the limits."""
+    for name in _NOT_NULL_FLOW_FIELDS:
+        variants = properties[name].pop("anyOf")
+        properties[name].pop("default", None)
+        properties[name].update(next(v for v in variants if v.get("type") != "null"))
+    properties["status"] = {"type": "string", "enum": list(FLOW_STATUSES)}
+    properties["channels"]["items"] = {"type": "string", "pattern": SOURCE_PATTERN.pattern}
+    properties["audience"]["anyOf"][0]["maximum"] = MAX_AUDIENCE
 
 
 def include_api(app: FastAPI) -> None:
