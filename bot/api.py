@@ -11,6 +11,7 @@ Endpoints that touch the store run in the thread pool: the store is synchronous 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -41,6 +42,7 @@ from store.events import (
     FlowEvent,
     normalize_source,
     parse_event,
+    parse_event_json,
     parse_time,
 )
 from store.ingest import IngestResult, ingest_events
@@ -197,21 +199,12 @@ def _loads(text: bytes) -> Any:
         raise ValueError("not valid JSON") from None
 
 
-def _decode_items(body: bytes, media_type: str) -> list[tuple[int | None, Any]]:
-    """Split a body into ``(NDJSON line, item)``; a line that is not JSON becomes an ItemError."""
-    if media_type == NDJSON:
-        lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
-        if len(lines) > MAX_EVENTS:
-            raise HTTPException(
-                413, f"{len(lines):,} events in one request; the limit is {MAX_EVENTS:,}"
-            )
-        items: list[tuple[int | None, Any]] = []
-        for index, (number, line) in enumerate(lines):
-            try:
-                items.append((number, _loads(line)))
-            except ValueError as exc:
-                items.append((number, ItemError(index=index, line=number, message=str(exc))))
-        return items
+def _too_many(count: int) -> HTTPException:
+    return HTTPException(413, f"{count:,} events in one request; the limit is {MAX_EVENTS:,}")
+
+
+def _json_array(body: bytes) -> list[Any]:
+    """The items of a JSON array body, or a 422 / 413."""
     try:
         data = _loads(body)
     except ValueError as exc:
@@ -222,10 +215,8 @@ def _decode_items(body: bytes, media_type: str) -> list[tuple[int | None, Any]]:
         )
         raise RequestRejected("the body is not a JSON array", [problem])
     if len(data) > MAX_EVENTS:
-        raise HTTPException(
-            413, f"{len(data):,} events in one request; the limit is {MAX_EVENTS:,}"
-        )
-    return [(None, item) for item in data]
+        raise _too_many(len(data))
+    return data
 
 
 def _nul_field(data: Any) -> str | None:
@@ -246,33 +237,15 @@ def _nul_field(data: Any) -> str | None:
     return None
 
 
-def _store_limit_error(data: dict[str, Any]) -> tuple[str, str] | None:
-    """A field the event format accepts but the store cannot keep, and why."""
-    if data.get("type") == "flow":
-        for name in _NOT_NULL_FLOW_FIELDS:
-            if name in data and data[name] is None:
-                return name, "must not be null"
-    audience = data.get("audience")
-    if isinstance(audience, int) and audience > MAX_AUDIENCE:
-        return "audience", f"must be at most {MAX_AUDIENCE:,}"
-    return None
-
-
-def _parse(data: Any, where: str) -> AnyEvent:
-    """``parse_event`` plus the store's limits; every problem is an ``EventError``."""
-    if isinstance(data, dict):
-        nul = _nul_field(data)
-        if nul is not None:
-            raise EventError(where, nul, "NUL characters are not allowed")
-        limit = _store_limit_error(data)
-        if limit is not None:
-            raise EventError(where, *limit)
-    try:
-        return parse_event(data, where)
-    except OverflowError:
-        # A time so near year 1 or 9999 that converting it to UTC leaves the calendar.
-        field = next((name for name in _TIME_FIELDS if _overflows(data.get(name))), None)
-        raise EventError(where, field, "time out of range") from None
+def _check_store_limits(event: AnyEvent, where: str) -> None:
+    """Refuse what the event format accepts but the store cannot keep."""
+    if not isinstance(event, FlowEvent):
+        return
+    for name in _NOT_NULL_FLOW_FIELDS:
+        if name in event.model_fields_set and getattr(event, name) is None:
+            raise EventError(where, name, "must not be null")
+    if event.audience is not None and event.audience > MAX_AUDIENCE:
+        raise EventError(where, "audience", f"must be at most {MAX_AUDIENCE:,}")
 
 
 def _overflows(value: Any) -> bool:
@@ -283,6 +256,81 @@ def _overflows(value: Any) -> bool:
     except ValueError:
         return False
     return False
+
+
+# What a checked item becomes: the event or why it is refused, and the bot_id it claims.
+Checked = tuple[AnyEvent | EventError, str | None]
+
+
+def _check_data(data: Any, where: str) -> Checked:
+    """Validate one decoded item (the careful path, which names every problem's field)."""
+    claimed = data.get("bot_id") if isinstance(data, dict) else None
+    claimed = claimed.strip() if isinstance(claimed, str) else None
+    try:
+        nul = _nul_field(data)
+        if nul is not None:
+            raise EventError(where, nul, "NUL characters are not allowed")
+        try:
+            event = parse_event(data, where)
+        except OverflowError:
+            # A time so near year 1 or 9999 that converting it to UTC leaves the calendar.
+            field = next((name for name in _TIME_FIELDS if _overflows(data.get(name))), None)
+            raise EventError(where, field, "time out of range") from None
+        _check_store_limits(event, where)
+    except EventError as exc:
+        return exc, claimed
+    return event, event.bot_id
+
+
+# Texts that only the careful path handles right: NUL escapes and the non-JSON NaN/Infinity.
+_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity")
+_EVENT_LIST: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[Event])  # type: ignore[arg-type]
+
+
+def _check_line(raw: bytes, where: str) -> Checked:
+    """Validate one NDJSON line; straight from bytes when nothing in it needs care."""
+    if not _SUSPECT.search(raw):
+        try:
+            event = parse_event_json(raw, where)
+            _check_store_limits(event, where)
+            return event, event.bot_id
+        except (EventError, OverflowError):
+            pass  # the careful path reports it, with the bot_id the line claims
+    try:
+        data = _loads(raw)
+    except ValueError as exc:
+        return EventError(where, None, str(exc)), None
+    return _check_data(data, where)
+
+
+def _check_body(body: bytes, media_type: str) -> tuple[list[Checked], list[ItemError]]:
+    """Every item of a body, checked, with where each one is (index, NDJSON line)."""
+    if media_type == NDJSON:
+        lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
+        if len(lines) > MAX_EVENTS:
+            raise _too_many(len(lines))
+        places = [ItemError(index=i, line=n, message="") for i, (n, _) in enumerate(lines)]
+        return [_check_line(raw, f"item {i}") for i, (_, raw) in enumerate(lines)], places
+    events = None
+    if not _SUSPECT.search(body):
+        try:  # one pass over the whole array; on any problem, the careful path names it
+            events = _EVENT_LIST.validate_json(body)
+        except (ValidationError, OverflowError):
+            events = None
+    if events is None:
+        data = _json_array(body)
+        checked = [_check_data(item, f"item {i}") for i, item in enumerate(data)]
+    else:
+        if len(events) > MAX_EVENTS:
+            raise _too_many(len(events))
+        checked = []
+        for i, event in enumerate(events):
+            try:
+                _check_store_limits(event, f"item {i}")
+                checked.append((event, event.bot_id))
+            except EventError as exc:
+                checked.append((exc, event.bot_id))
+    return checked, [ItemError(index=i, message="") for i in range(len(checked))]
 
 
 # -- applying -------------------------------------------------------------------------------
@@ -322,37 +370,23 @@ def _apply(
 
 def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) -> IngestSummary:
     """Check every item of a body, then apply them all (or raise)."""
-    decoded = _decode_items(body, media_type)
-    foreign = [
-        i
-        for i, (_, item) in enumerate(decoded)
-        if isinstance(item, dict)
-        and isinstance(item.get("bot_id"), str)
-        and item["bot_id"].strip() != bot_id
-    ]
+    checked, places = _check_body(body, media_type)
+    foreign = [i for i, (_, claimed) in enumerate(checked) if claimed not in (None, bot_id)]
     if foreign:
-        listed = ", ".join(map(str, foreign[:MAX_LISTED])) + (
-            ", …" if len(foreign) > MAX_LISTED else ""
-        )
+        listed = ", ".join(map(str, foreign[:MAX_LISTED]))
+        listed += ", …" if len(foreign) > MAX_LISTED else ""
         noun = "item" if len(foreign) == 1 else "items"
         raise HTTPException(403, f"{noun} {listed}: bot_id is not this API key's bot {bot_id!r}")
-    errors: list[ItemError] = []
-    items: list[tuple[str, AnyEvent]] = []
-    index_of: dict[str, ItemError] = {}
-    for index, (line, data) in enumerate(decoded):
-        if isinstance(data, ItemError):
-            errors.append(data)
-            continue
-        where = f"item {index}"
-        place = ItemError(index=index, line=line, message="")
-        index_of[where] = place
-        try:
-            items.append((where, _parse(data, where)))
-        except EventError as exc:
-            errors.append(place.model_copy(update={"field": exc.field, "message": exc.message}))
+    errors = [
+        places[i].model_copy(update={"field": result.field, "message": result.message})
+        for i, (result, _) in enumerate(checked)
+        if isinstance(result, EventError)
+    ]
     if errors:
         raise RequestRejected(f"{len(errors)} invalid event(s); nothing was written", errors)
-    result = _apply(request, items, index_of)
+    items = [(f"item {i}", event) for i, (event, _) in enumerate(checked)]
+    index_of = {f"item {i}": place for i, place in enumerate(places)}
+    result = _apply(request, items, index_of)  # type: ignore[arg-type]
     return IngestSummary(
         accepted=result.accepted, duplicates=result.duplicates, flows_created=result.flows_created
     )
@@ -440,12 +474,10 @@ def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -
     event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
     if errors:
         raise RequestRejected("invalid flow; nothing was written", errors)
-    try:
-        parsed = _parse(event, "body")
-    except EventError as exc:
-        raise RequestRejected(
-            "invalid flow; nothing was written", [ItemError(field=exc.field, message=exc.message)]
-        ) from None
+    parsed, _ = _check_data(event, "body")
+    if isinstance(parsed, EventError):
+        error = ItemError(field=parsed.field, message=parsed.message)
+        raise RequestRejected("invalid flow; nothing was written", [error])
     result = _apply(request, [("body", parsed)], {"body": ItemError(message="")})
     flow = _load_flow(request.app.state.engine, bot_id, workflow_id)
     assert flow is not None  # just written, and flows are never deleted
