@@ -303,14 +303,14 @@ def _check_line(raw: bytes, where: str) -> Checked:
     return _check_data(data, where)
 
 
-def _check_body(body: bytes, media_type: str) -> tuple[list[Checked], list[ItemError]]:
-    """Every item of a body, checked, with where each one is (index, NDJSON line)."""
+def _check_body(body: bytes, media_type: str) -> tuple[list[Checked], list[int | None]]:
+    """Every item of a body, checked, with its NDJSON line number (None for a JSON array)."""
     if media_type == NDJSON:
         lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
         if len(lines) > MAX_EVENTS:
             raise _too_many(len(lines))
-        places = [ItemError(index=i, line=n, message="") for i, (n, _) in enumerate(lines)]
-        return [_check_line(raw, f"item {i}") for i, (_, raw) in enumerate(lines)], places
+        checked = [_check_line(raw, f"item {i}") for i, (_, raw) in enumerate(lines)]
+        return checked, [n for n, _ in lines]
     events = None
     if not _SUSPECT.search(body):
         try:  # one pass over the whole array; on any problem, the careful path names it
@@ -330,7 +330,7 @@ def _check_body(body: bytes, media_type: str) -> tuple[list[Checked], list[ItemE
                 checked.append((event, event.bot_id))
             except EventError as exc:
                 checked.append((exc, event.bot_id))
-    return checked, [ItemError(index=i, message="") for i in range(len(checked))]
+    return checked, [None] * len(checked)
 
 
 # -- applying -------------------------------------------------------------------------------
@@ -347,21 +347,24 @@ def _ingest_slot(request: Request) -> Iterator[None]:
 
 
 def _apply(
-    request: Request, items: list[tuple[str, AnyEvent]], index_of: dict[str, ItemError]
+    request: Request, items: list[tuple[str, AnyEvent]], lines: list[int | None] | None = None
 ) -> IngestResult:
     """Apply validated events in one transaction; a rule broken while applying is a 422."""
     try:
         with _ingest_slot(request):
             return ingest_events(request.app.state.engine, items)
     except EventError as exc:
-        where = index_of.get(exc.where, ItemError(message=""))
-        error = where.model_copy(update={"field": exc.field, "message": exc.message})
+        index = line = None
+        if lines is not None and exc.where.startswith("item "):
+            index = int(exc.where.removeprefix("item "))
+            line = lines[index]
+        error = ItemError(index=index, line=line, field=exc.field, message=exc.message)
         raise RequestRejected(
             "an event conflicts with the store; nothing was written", [error]
         ) from None
     except (sa.exc.DataError, sa.exc.IntegrityError, OverflowError):
-        # A value the event format accepts but the database cannot hold (the checks in
-        # _store_limit_error cover the known ones); still the client's data, not our failure.
+        # A value the event format accepts but the database cannot hold (_check_store_limits
+        # catches the known ones first); still the client's data, not a server failure.
         error = ItemError(message="a value does not fit the store (a number out of range?)")
         raise RequestRejected(
             "an event holds a value the store cannot keep; nothing was written", [error]
@@ -370,7 +373,7 @@ def _apply(
 
 def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) -> IngestSummary:
     """Check every item of a body, then apply them all (or raise)."""
-    checked, places = _check_body(body, media_type)
+    checked, lines = _check_body(body, media_type)
     foreign = [i for i, (_, claimed) in enumerate(checked) if claimed not in (None, bot_id)]
     if foreign:
         listed = ", ".join(map(str, foreign[:MAX_LISTED]))
@@ -378,15 +381,14 @@ def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) ->
         noun = "item" if len(foreign) == 1 else "items"
         raise HTTPException(403, f"{noun} {listed}: bot_id is not this API key's bot {bot_id!r}")
     errors = [
-        places[i].model_copy(update={"field": result.field, "message": result.message})
+        ItemError(index=i, line=lines[i], field=result.field, message=result.message)
         for i, (result, _) in enumerate(checked)
         if isinstance(result, EventError)
     ]
     if errors:
         raise RequestRejected(f"{len(errors)} invalid event(s); nothing was written", errors)
     items = [(f"item {i}", event) for i, (event, _) in enumerate(checked)]
-    index_of = {f"item {i}": place for i, place in enumerate(places)}
-    result = _apply(request, items, index_of)  # type: ignore[arg-type]
+    result = _apply(request, items, lines)  # type: ignore[arg-type]
     return IngestSummary(
         accepted=result.accepted, duplicates=result.duplicates, flows_created=result.flows_created
     )
@@ -478,7 +480,7 @@ def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -
     if isinstance(parsed, EventError):
         error = ItemError(field=parsed.field, message=parsed.message)
         raise RequestRejected("invalid flow; nothing was written", [error])
-    result = _apply(request, [("body", parsed)], {"body": ItemError(message="")})
+    result = _apply(request, [("body", parsed)])
     flow = _load_flow(request.app.state.engine, bot_id, workflow_id)
     assert flow is not None  # just written, and flows are never deleted
     return JSONResponse(
