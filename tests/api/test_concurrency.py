@@ -22,7 +22,7 @@ from store.demo import DEMO_BOT, generate_demo_events
 from tests.api.conftest import kpi_view
 from tests.live_server import serve_app
 
-EVENTS = [e for e in generate_demo_events(40, 7) if e["bot_id"] == DEMO_BOT]
+EVENTS = [e for e in generate_demo_events(25, 7) if e["bot_id"] == DEMO_BOT]
 WORKFLOWS = sorted({e["workflow_id"] for e in EVENTS})
 CLIENTS = 8
 
