@@ -10,8 +10,6 @@ Endpoints that touch the store run in the thread pool: the store is synchronous 
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +20,23 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.batches import (
+    JSON,
+    MAX_AUDIENCE,
+    MAX_EVENTS,
+    NDJSON,
+    NOT_NULL_FLOW_FIELDS,
+    BatchRejected,
+    BatchTooLarge,
+    ItemError,
+    check_body,
+    check_data,
+    loads,
+)
 from reports.flows import FlowNotReportable
 from reports.kpis import FlowReport, compute_kpis, known_channels
 from store.api_keys import verify_api_key
@@ -41,22 +52,13 @@ from store.events import (
     EventError,
     FlowEvent,
     normalize_source,
-    parse_event,
-    parse_event_json,
-    parse_time,
 )
 from store.ingest import IngestResult, ingest_events
 from store.models import Flow, utcnow
 
-MAX_EVENTS = 10_000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FLOW_BODY_BYTES = 64 * 1024
 MAX_LISTED = 20  # items named in a 403 message
-MAX_AUDIENCE = 2**31 - 1  # the store's INTEGER column on PostgreSQL
-_TIME_FIELDS = ("at", "scheduled_at", "created_at")
-_NOT_NULL_FLOW_FIELDS = ("name", "status", "channels", "created_at")  # the store refuses null
-JSON = "application/json"
-NDJSON = "application/x-ndjson"
 _FLOW_KEYS_FROM_REQUEST = ("type", "bot_id", "workflow_id")
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
@@ -71,15 +73,6 @@ class ErrorMessage(BaseModel):
     """Why a request was refused."""
 
     detail: str
-
-
-class ItemError(BaseModel):
-    """One problem: which item (0-based; NDJSON also gives the line), which field, and why."""
-
-    index: int | None = None
-    line: int | None = None
-    field: str | None = None
-    message: str
 
 
 class InvalidRequest(BaseModel):
@@ -112,18 +105,10 @@ class FlowOut(BaseModel):
     updated_at: str
 
 
-class RequestRejected(Exception):
-    """A 422 with a list of problems; raised in the thread pool, answered by the route."""
-
-    def __init__(self, detail: str, errors: list[ItemError]) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-
-    def response(self) -> JSONResponse:
-        """The 422 answer."""
-        body = InvalidRequest(detail=self.detail, errors=self.errors)
-        return JSONResponse(body.model_dump(), status_code=422)
+def _rejection(exc: BatchRejected) -> JSONResponse:
+    """The 422 answer to a rejected batch or body."""
+    body = InvalidRequest(detail=exc.detail, errors=exc.errors)
+    return JSONResponse(body.model_dump(), status_code=422)
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -187,152 +172,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads(text: bytes) -> Any:
-    """Strict JSON: no NaN/Infinity; nesting too deep for the parser is an error, not a crash."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise ValueError("not valid JSON") from None
-
-
-def _too_many(count: int) -> HTTPException:
-    return HTTPException(413, f"{count:,} events in one request; the limit is {MAX_EVENTS:,}")
-
-
-def _json_array(body: bytes) -> list[Any]:
-    """The items of a JSON array body, or a 422 / 413."""
-    try:
-        data = _loads(body)
-    except ValueError as exc:
-        raise RequestRejected("the body is not valid JSON", [ItemError(message=str(exc))]) from None
-    if not isinstance(data, list):
-        problem = ItemError(
-            message="expected a JSON array of events (or send application/x-ndjson)"
-        )
-        raise RequestRejected("the body is not a JSON array", [problem])
-    if len(data) > MAX_EVENTS:
-        raise _too_many(len(data))
-    return data
-
-
-def _nul_field(data: Any) -> str | None:
-    """The dotted path of the first string holding a NUL character (PostgreSQL refuses them)."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, str) and "\x00" in value:
-            return path or None
-        if isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                if "\x00" in str(key):
-                    return child
-                stack.append((child, item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
-    return None
-
-
-def _check_store_limits(event: AnyEvent, where: str) -> None:
-    """Refuse what the event format accepts but the store cannot keep."""
-    if not isinstance(event, FlowEvent):
-        return
-    for name in _NOT_NULL_FLOW_FIELDS:
-        if name in event.model_fields_set and getattr(event, name) is None:
-            raise EventError(where, name, "must not be null")
-    if event.audience is not None and event.audience > MAX_AUDIENCE:
-        raise EventError(where, "audience", f"must be at most {MAX_AUDIENCE:,}")
-
-
-def _overflows(value: Any) -> bool:
-    try:
-        parse_time(value)
-    except OverflowError:
-        return True
-    except ValueError:
-        return False
-    return False
-
-
-# What a checked item becomes: the event or why it is refused, and the bot_id it claims.
-Checked = tuple[AnyEvent | EventError, str | None]
-
-
-def _check_data(data: Any, where: str) -> Checked:
-    """Validate one decoded item (the careful path, which names every problem's field)."""
-    claimed = data.get("bot_id") if isinstance(data, dict) else None
-    claimed = claimed.strip() if isinstance(claimed, str) else None
-    try:
-        nul = _nul_field(data)
-        if nul is not None:
-            raise EventError(where, nul, "NUL characters are not allowed")
-        try:
-            event = parse_event(data, where)
-        except OverflowError:
-            # A time so near year 1 or 9999 that converting it to UTC leaves the calendar.
-            field = next((name for name in _TIME_FIELDS if _overflows(data.get(name))), None)
-            raise EventError(where, field, "time out of range") from None
-        _check_store_limits(event, where)
-    except EventError as exc:
-        return exc, claimed
-    return event, event.bot_id
-
-
-# Texts that only the careful path handles right: NUL escapes and the non-JSON NaN/Infinity.
-_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity")
-_EVENT_LIST: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[Event])  # type: ignore[arg-type]
-
-
-def _check_line(raw: bytes, where: str) -> Checked:
-    """Validate one NDJSON line; straight from bytes when nothing in it needs care."""
-    if not _SUSPECT.search(raw):
-        try:
-            event = parse_event_json(raw, where)
-            _check_store_limits(event, where)
-            return event, event.bot_id
-        except (EventError, OverflowError):
-            pass  # the careful path reports it, with the bot_id the line claims
-    try:
-        data = _loads(raw)
-    except ValueError as exc:
-        return EventError(where, None, str(exc)), None
-    return _check_data(data, where)
-
-
-def _check_body(body: bytes, media_type: str) -> tuple[list[Checked], list[int | None]]:
-    """Every item of a body, checked, with its NDJSON line number (None for a JSON array)."""
-    if media_type == NDJSON:
-        lines = [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
-        if len(lines) > MAX_EVENTS:
-            raise _too_many(len(lines))
-        checked = [_check_line(raw, f"item {i}") for i, (_, raw) in enumerate(lines)]
-        return checked, [n for n, _ in lines]
-    events = None
-    if not _SUSPECT.search(body):
-        try:  # one pass over the whole array; on any problem, the careful path names it
-            events = _EVENT_LIST.validate_json(body)
-        except (ValidationError, OverflowError):
-            events = None
-    if events is None:
-        data = _json_array(body)
-        checked = [_check_data(item, f"item {i}") for i, item in enumerate(data)]
-    else:
-        if len(events) > MAX_EVENTS:
-            raise _too_many(len(events))
-        checked = []
-        for i, event in enumerate(events):
-            try:
-                _check_store_limits(event, f"item {i}")
-                checked.append((event, event.bot_id))
-            except EventError as exc:
-                checked.append((exc, event.bot_id))
-    return checked, [None] * len(checked)
-
-
 # -- applying -------------------------------------------------------------------------------
 
 
@@ -359,21 +198,24 @@ def _apply(
             index = int(exc.where.removeprefix("item "))
             line = lines[index]
         error = ItemError(index=index, line=line, field=exc.field, message=exc.message)
-        raise RequestRejected(
+        raise BatchRejected(
             "an event conflicts with the store; nothing was written", [error]
         ) from None
     except (sa.exc.DataError, sa.exc.IntegrityError, OverflowError):
-        # A value the event format accepts but the database cannot hold (_check_store_limits
-        # catches the known ones first); still the client's data, not a server failure.
+        # A value the event format accepts but the database cannot hold (check_store_limits
+        # refuses the known ones earlier); still the client's data, not a server failure.
         error = ItemError(message="a value does not fit the store (a number out of range?)")
-        raise RequestRejected(
+        raise BatchRejected(
             "an event holds a value the store cannot keep; nothing was written", [error]
         ) from None
 
 
 def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) -> IngestSummary:
     """Check every item of a body, then apply them all (or raise)."""
-    checked, lines = _check_body(body, media_type)
+    try:
+        checked, lines = check_body(body, media_type)
+    except BatchTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
     foreign = [i for i, (_, claimed) in enumerate(checked) if claimed not in (None, bot_id)]
     if foreign:
         listed = ", ".join(map(str, foreign[:MAX_LISTED]))
@@ -386,9 +228,9 @@ def _ingest_body(request: Request, bot_id: str, body: bytes, media_type: str) ->
         if isinstance(result, EventError)
     ]
     if errors:
-        raise RequestRejected(f"{len(errors)} invalid event(s); nothing was written", errors)
-    items = [(f"item {i}", event) for i, (event, _) in enumerate(checked)]
-    result = _apply(request, items, lines)  # type: ignore[arg-type]
+        raise BatchRejected(f"{len(errors)} invalid event(s); nothing was written", errors)
+    items = [(f"item {i}", e) for i, (e, _) in enumerate(checked) if not isinstance(e, EventError)]
+    result = _apply(request, items, lines)
     return IngestSummary(
         accepted=result.accepted, duplicates=result.duplicates, flows_created=result.flows_created
     )
@@ -430,8 +272,8 @@ async def post_events(request: Request, bot_id: BotId) -> Any:
     body = await _read_body(request, MAX_BODY_BYTES)
     try:
         return await run_in_threadpool(_ingest_body, request, bot_id, body, media_type)
-    except RequestRejected as exc:
-        return exc.response()
+    except BatchRejected as exc:
+        return _rejection(exc)
 
 
 def _flow_out(flow: Flow) -> FlowOut:
@@ -461,11 +303,11 @@ def _load_flow(engine: Engine, bot_id: str, workflow_id: str) -> Flow | None:
 def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -> JSONResponse:
     """Apply the body as a ``flow`` event; 201 when it created the flow."""
     try:
-        data = _loads(body)
+        data = loads(body)
     except ValueError as exc:
-        raise RequestRejected("the body is not valid JSON", [ItemError(message=str(exc))]) from None
+        raise BatchRejected("the body is not valid JSON", [ItemError(message=str(exc))]) from None
     if not isinstance(data, dict):
-        raise RequestRejected(
+        raise BatchRejected(
             "the body is not a JSON object", [ItemError(message="expected a JSON object")]
         )
     errors = [
@@ -475,11 +317,11 @@ def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -
     ]
     event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
     if errors:
-        raise RequestRejected("invalid flow; nothing was written", errors)
-    parsed, _ = _check_data(event, "body")
+        raise BatchRejected("invalid flow; nothing was written", errors)
+    parsed, _ = check_data(event, "body")
     if isinstance(parsed, EventError):
         error = ItemError(field=parsed.field, message=parsed.message)
-        raise RequestRejected("invalid flow; nothing was written", [error])
+        raise BatchRejected("invalid flow; nothing was written", [error])
     result = _apply(request, [("body", parsed)])
     flow = _load_flow(request.app.state.engine, bot_id, workflow_id)
     assert flow is not None  # just written, and flows are never deleted
@@ -512,8 +354,8 @@ async def put_flow(workflow_id: str, request: Request, bot_id: BotId) -> Any:
     body = await _read_body(request, MAX_FLOW_BODY_BYTES)
     try:
         return await run_in_threadpool(_upsert_flow, request, bot_id, workflow_id, body)
-    except RequestRejected as exc:
-        return exc.response()
+    except BatchRejected as exc:
+        return _rejection(exc)
 
 
 @router.get(
@@ -546,9 +388,9 @@ def get_flow_kpis(
             try:
                 channel = normalize_source(channel)
             except ValueError as exc:
-                return RequestRejected(
-                    "invalid channel", [ItemError(field="channel", message=str(exc))]
-                ).response()
+                return _rejection(
+                    BatchRejected("invalid channel", [ItemError(field="channel", message=str(exc))])
+                )
             channels = known_channels(conn, flow)
             if channel not in channels:
                 listed = ", ".join(channels) or "none"
@@ -556,7 +398,7 @@ def get_flow_kpis(
                     field="channel",
                     message=f"the flow has no channel {channel!r}; its channels: {listed}",
                 )
-                return RequestRejected("unknown channel", [problem]).response()
+                return _rejection(BatchRejected("unknown channel", [problem]))
         report = compute_kpis(conn, flow, channel=channel, now=utcnow())
     return JSONResponse(report.to_json())
 
@@ -589,7 +431,7 @@ def _component_schemas() -> dict[str, Any]:
 
 def _tighten_flow_schema(properties: dict[str, Any]) -> None:
     """Say what pydantic's schema cannot: which fields refuse null, the statuses, the limits."""
-    for name in _NOT_NULL_FLOW_FIELDS:
+    for name in NOT_NULL_FLOW_FIELDS:
         variants = properties[name].pop("anyOf")
         properties[name].pop("default", None)
         properties[name].update(next(v for v in variants if v.get("type") != "null"))
