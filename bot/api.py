@@ -119,6 +119,13 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     },
     422: {"model": InvalidRequest, "description": "Invalid request; nothing was written."},
 }
+_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorMessage,
+        "description": "The store stayed locked or is down; nothing was written, retry.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    }
+}
 
 
 # -- authentication -------------------------------------------------------------------------
@@ -201,6 +208,11 @@ def _apply(
         raise BatchRejected(
             "an event conflicts with the store; nothing was written", [error]
         ) from None
+    except sa.exc.OperationalError:
+        # Another writer (say a long `campaign-bot import`) held the store past the busy
+        # timeout, or the database is down: the batch was not applied and may be sent again.
+        raise HTTPException(503, "the store is busy or unavailable; nothing was written, retry",
+                            {"Retry-After": "5"}) from None  # fmt: skip
     except (sa.exc.DataError, sa.exc.IntegrityError, OverflowError):
         # A value the event format accepts but the database cannot hold (check_store_limits
         # refuses the known ones earlier); still the client's data, not a server failure.
@@ -261,6 +273,7 @@ _EVENTS_BODY = {
     openapi_extra={"requestBody": _EVENTS_BODY},
     responses={
         **_REFUSALS,
+        **_BUSY,
         403: {"model": ErrorMessage, "description": "An event is for another bot."},
         413: {"model": ErrorMessage, "description": "More than 10,000 events or 10 MB."},
         415: {"model": ErrorMessage, "description": "Not JSON or NDJSON."},
@@ -343,6 +356,7 @@ _FLOW_BODY = {
     openapi_extra={"requestBody": _FLOW_BODY},
     responses={
         **_REFUSALS,
+        **_BUSY,
         201: {"model": FlowOut, "description": "The flow was created."},
         413: {"model": ErrorMessage, "description": "Body larger than 64 KiB."},
         415: {"model": ErrorMessage, "description": "Not JSON."},
