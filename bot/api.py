@@ -105,9 +105,9 @@ class FlowOut(BaseModel):
     updated_at: str
 
 
-def _rejection(exc: BatchRejected) -> JSONResponse:
-    """The 422 answer to a rejected batch or body."""
-    body = InvalidRequest(detail=exc.detail, errors=exc.errors)
+def _rejection(detail: str, errors: list[ItemError]) -> JSONResponse:
+    """The 422 answer: nothing was written, and here is every problem found."""
+    body = InvalidRequest(detail=detail, errors=errors)
     return JSONResponse(body.model_dump(), status_code=422)
 
 
@@ -286,7 +286,7 @@ async def post_events(request: Request, bot_id: BotId) -> Any:
     try:
         return await run_in_threadpool(_ingest_body, request, bot_id, body, media_type)
     except BatchRejected as exc:
-        return _rejection(exc)
+        return _rejection(exc.detail, exc.errors)
 
 
 def _flow_out(flow: Flow) -> FlowOut:
@@ -307,10 +307,10 @@ def _flow_out(flow: Flow) -> FlowOut:
     )
 
 
-def _load_flow(engine: Engine, bot_id: str, workflow_id: str) -> Flow | None:
-    with Session(engine) as session:
-        query = select(Flow).where(Flow.bot_id == bot_id, Flow.workflow_id == workflow_id)
-        return session.exec(query).first()
+def _find_flow(session: Session, bot_id: str, workflow_id: str) -> Flow | None:
+    """The bot's flow with exactly this workflow id (no name matching, unlike the CLI)."""
+    query = select(Flow).where(Flow.bot_id == bot_id, Flow.workflow_id == workflow_id)
+    return session.exec(query).first()
 
 
 def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -> JSONResponse:
@@ -328,15 +328,16 @@ def _upsert_flow(request: Request, bot_id: str, workflow_id: str, body: bytes) -
         for key in _FLOW_KEYS_FROM_REQUEST
         if key in data
     ]
-    event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
     if errors:
         raise BatchRejected("invalid flow; nothing was written", errors)
+    event = {**data, "type": "flow", "bot_id": bot_id, "workflow_id": workflow_id}
     parsed, _ = check_data(event, "body")
     if isinstance(parsed, EventError):
         error = ItemError(field=parsed.field, message=parsed.message)
         raise BatchRejected("invalid flow; nothing was written", [error])
     result = _apply(request, [("body", parsed)])
-    flow = _load_flow(request.app.state.engine, bot_id, workflow_id)
+    with Session(request.app.state.engine) as session:
+        flow = _find_flow(session, bot_id, workflow_id)
     assert flow is not None  # just written, and flows are never deleted
     return JSONResponse(
         _flow_out(flow).model_dump(), status_code=201 if result.flows_created else 200
@@ -369,7 +370,7 @@ async def put_flow(workflow_id: str, request: Request, bot_id: BotId) -> Any:
     try:
         return await run_in_threadpool(_upsert_flow, request, bot_id, workflow_id, body)
     except BatchRejected as exc:
-        return _rejection(exc)
+        return _rejection(exc.detail, exc.errors)
 
 
 @router.get(
@@ -391,8 +392,7 @@ def get_flow_kpis(
     """The KPIs and channel statistics of one of the key's bot's flows."""
     engine: Engine = request.app.state.engine
     with Session(engine) as session:
-        query = select(Flow).where(Flow.bot_id == bot_id, Flow.workflow_id == workflow_id)
-        flow = session.exec(query).first()
+        flow = _find_flow(session, bot_id, workflow_id)
         if flow is None:
             raise HTTPException(404, f"bot {bot_id!r} has no flow {workflow_id!r}")
         if flow.status not in REPORTABLE_FLOW_STATUSES:
@@ -402,9 +402,7 @@ def get_flow_kpis(
             try:
                 channel = normalize_source(channel)
             except ValueError as exc:
-                return _rejection(
-                    BatchRejected("invalid channel", [ItemError(field="channel", message=str(exc))])
-                )
+                return _rejection("invalid channel", [ItemError(field="channel", message=str(exc))])
             channels = known_channels(conn, flow)
             if channel not in channels:
                 listed = ", ".join(channels) or "none"
@@ -412,7 +410,7 @@ def get_flow_kpis(
                     field="channel",
                     message=f"the flow has no channel {channel!r}; its channels: {listed}",
                 )
-                return _rejection(BatchRejected("unknown channel", [problem]))
+                return _rejection("unknown channel", [problem])
         report = compute_kpis(conn, flow, channel=channel, now=utcnow())
     return JSONResponse(report.to_json())
 
