@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import Engine
 
 from store.api_keys import create_api_key
 from tests.api.conftest import sqlite_only
@@ -96,7 +97,7 @@ def test_event_for_another_bot_is_403_and_writes_nothing(
 
 @sqlite_only
 def test_a_key_works_only_for_its_own_bot(
-    base_url: str, store_engine: Any, client: httpx.Client
+    base_url: str, store_engine: Engine, client: httpx.Client
 ) -> None:
     assert client.post("/api/v1/events", json=BATCH).status_code == 200
     other_key = create_api_key(store_engine, "b2").token
