@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +18,9 @@ from sqlalchemy.engine import Engine
 from bot.app import create_app
 from bot.settings import Settings
 from store.api_keys import create_api_key
-from store.db import create_db_engine
+from store.db import create_db_engine, write_transaction
 from store.demo import DEMO_BOT, generate_demo_events
-from tests.api.conftest import kpi_view
+from tests.api.conftest import kpi_view, sqlite_only
 from tests.live_server import serve_app
 
 EVENTS = [e for e in generate_demo_events(25, 7) if e["bot_id"] == DEMO_BOT]
@@ -104,3 +105,27 @@ def test_concurrent_overlapping_batches_end_with_the_sequential_kpis(
         assert accepted == with_id + CLIENTS * (len(EVENTS) - with_id)
         assert every_flow_report(client) == one_by_one
     assert any(status == 200 for status, _ in one_by_one.values())
+
+
+@sqlite_only
+def test_a_batch_waits_for_another_process_holding_the_sqlite_write_lock(
+    store_engine: Engine,
+) -> None:
+    other_writer = create_db_engine(str(store_engine.url))  # as `campaign-bot import` would
+    with keyed_client(store_engine) as client:
+        locked = threading.Event()
+        held_for = 1.0
+
+        def hold_write_lock() -> None:
+            with write_transaction(other_writer):
+                locked.set()
+                time.sleep(held_for)
+
+        holder = threading.Thread(target=hold_write_lock)
+        holder.start()
+        locked.wait()
+        response = client.post("/api/v1/events", json=EVENTS[:50], timeout=60)
+        holder.join()
+        assert response.status_code == 200, response.text
+        assert response.json()["accepted"] == 50
+    other_writer.dispose()
