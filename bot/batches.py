@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -21,7 +22,6 @@ from store.events import (
     FlowEvent,
     parse_event,
     parse_event_json,
-    parse_time,
 )
 
 MAX_EVENTS = 10_000
@@ -116,8 +116,11 @@ def check_store_limits(event: AnyEvent, where: str) -> None:
 
 
 def _overflows(value: Any) -> bool:
+    """True for an ISO time that leaves the calendar when converted to UTC (year 1 or 9999)."""
+    if not isinstance(value, str):
+        return False
     try:
-        parse_time(value)
+        datetime.fromisoformat(value.strip()).astimezone(UTC)
     except OverflowError:
         return True
     except ValueError:
