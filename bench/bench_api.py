@@ -1,6 +1,6 @@
 """Benchmark: events per second over the HTTP API beside ``campaign-bot import``, same events.
 
-    .venv/bin/python bench/bench_api.py [--messages 60000] [--clients 4] [--batch 5000]
+    .venv/bin/python bench/bench_api.py [--messages 20000] [--clients 4] [--batch 5000]
 
 Generates the demo events (3 bots) as NDJSON, then, each on a fresh SQLite store:
 
@@ -160,13 +160,18 @@ def flow_reports(store: Path, workflows: list[str]) -> dict[str, Any]:
 def main() -> None:
     """Run both measurements and print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=60_000, help="demo messages to generate")
+    parser.add_argument("--messages", type=int, default=20_000, help="demo messages to generate")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=5_000, help="events per request")
     args = parser.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    """Generate the events under ``workdir``, measure both ways, print the figures."""
     events = list(generate_demo_events(args.messages, 42))
-    workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     events_file = workdir / "events.ndjson"
     events_file.write_text("".join(json.dumps(e) + "\n" for e in events))
     batches = build_batches(events, args.batch)
