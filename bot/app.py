@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from bot.api import include_api
 from bot.settings import Settings
 from store.db import create_db_engine
 
@@ -19,5 +20,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    include_api(app)
 
     return app

@@ -51,6 +51,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Which Slack workspaces see which bots.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
+api_key_app = typer.Typer(help="Keys for the ingestion HTTP API.", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
 
 out = Console()
 err = Console(stderr=True)
@@ -325,6 +327,29 @@ def export(
         settings = _settings()
         for path in _write_exports(settings, _engine(settings), flow, chosen, out_dir):
             typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it
+
+
+@api_key_app.command("create")
+def api_key_create(
+    bot_id: Annotated[str, typer.Argument(help="The bot the key may push events for.")],
+) -> None:
+    """Create an API key for one bot; it is printed once, on stdout, and stored hashed."""
+    from store.api_keys import create_api_key
+
+    with _errors():
+        try:
+            created = create_api_key(_engine(_settings()), bot_id)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        sys.stdout.write(created.token + "\n")
+        new = " (new bot)" if created.bot_created else ""
+        err.print(
+            f"API key {created.prefix}… for bot {created.bot_id!r}{new}. It is shown only "
+            "this once: store it now. Send it as 'Authorization: Bearer <key>'.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def main() -> None:

@@ -212,3 +212,15 @@ class WorkspaceGrant(SQLModel, table=True):
 STAT_COUNTERS: tuple[str, ...] = tuple(
     name for name in FlowStat.model_fields if name not in {"flow_id", "source"}
 )
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the ingestion API, scoped to one bot; only its SHA-256 digest is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bot_id: str = Field(foreign_key="bot.bot_id", max_length=128, index=True)
+    prefix: str = Field(max_length=16, index=True)  # shown to tell keys apart; not secret
+    digest: str = Field(max_length=64, unique=True)  # hex SHA-256 of the whole key
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
