@@ -20,4 +20,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    if settings.SLACK_BOT_TOKEN is not None:
+        from bot.slack import create_slack_app, mount_slack, socket_mode
+
+        app.state.slack_app = create_slack_app(settings, app.state.engine)
+        if not socket_mode(settings):
+            mount_slack(app, app.state.slack_app)
     return app
