@@ -61,6 +61,8 @@ def channel_label(channel: str) -> str:
 def share_bar(share: float, cells: int = BAR_CELLS) -> str:
     """A text bar whose filled part is ``share`` percent of ``cells``."""
     filled = min(cells, max(0, round(share * cells / 100)))
+    if share > 0 and filled == 0:
+        filled = 1  # a channel that sent anything never looks empty
     return "█" * filled + "░" * (cells - filled)
 
 
