@@ -8,13 +8,13 @@ Grammar of ``/campaign-report``::
     <flow> channel:<c>      the summary filtered to one channel
 
 A flow name may be quoted (straight or curly quotes) or typed bare; ``channel:`` may come
-anywhere. Button and menu values carry ``<flow row id>|<channel or empty>``.
+anywhere. A quoted ``"list"`` or ``"help"`` is a flow name. Button and menu values carry
+``<flow row id>|<channel or empty>``.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from commands.formatting import unescape_slack
@@ -22,6 +22,8 @@ from commands.formatting import unescape_slack
 MAX_TEXT = 1000  # longer than any flow name (300) plus a channel; more is not a flow query
 _CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 _CHANNEL_TOKEN = re.compile(r"^channel:(.*)$", re.IGNORECASE)
+# A double- or single-quoted phrase, or a bare word (which may hold an apostrophe: Diwali's).
+_TOKEN = re.compile(r"\"([^\"]*)\"|'([^']*)'|(\S+)")
 
 
 class CommandSyntaxError(ValueError):
@@ -65,29 +67,34 @@ class Target:
         return f"{self.flow_id}|{self.channel or ''}"
 
 
+def _tokens(raw: str) -> list[str]:
+    tokens = []
+    for quoted_double, quoted_single, bare in _TOKEN.findall(raw):
+        if bare.startswith('"'):
+            raise CommandSyntaxError("A quote is not closed; write the flow name in quotes.")
+        tokens.append(quoted_double or quoted_single or bare)
+    return tokens
+
+
 def parse_report_command(text: str) -> ReportRequest:
     """Parse the text after ``/campaign-report`` (as Slack sends it, entity-escaped)."""
     raw = unescape_slack(text or "").translate(_CURLY_QUOTES).strip()
     if len(raw) > MAX_TEXT:
         raise CommandSyntaxError(f"That is too long for a flow name ({len(raw):,} characters).")
-    try:
-        tokens = shlex.split(raw)
-    except ValueError:
-        raise CommandSyntaxError("A quote is not closed; write the flow name in quotes.") from None
-    if not tokens or (len(tokens) == 1 and tokens[0].lower() == "help"):
+    if raw.lower() in ("", "help"):
         return ShowHelp()
-    if len(tokens) == 1 and tokens[0].lower() == "list":
+    if raw.lower() == "list":
         return ListFlows()
     channel: str | None = None
     words: list[str] = []
-    for token in tokens:
+    for token in _tokens(raw):
         match = _CHANNEL_TOKEN.match(token)
         if match is None:
             words.append(token)
             continue
         if channel is not None:
             raise CommandSyntaxError("Give at most one channel:<channel>.")
-        channel = match.group(1).strip()
+        channel = match.group(1).strip().strip("'\"")
         if not channel:
             raise CommandSyntaxError("channel: needs a channel name, e.g. channel:whatsapp.")
     if not words:

@@ -54,8 +54,13 @@ def load_campaigns(engine: Engine) -> None:
         act("conversation_started", "+9201", "sms"),
     ]
     ingest(engine, *events)
+    grant(engine)
+
+
+def grant(engine: Engine, team_id: str = TEAM, bot_id: str = "b1") -> None:
+    """Let the workspace ``team_id`` see ``bot_id``'s flows."""
     with Session(engine) as session:
-        session.add(WorkspaceGrant(team_id=TEAM, bot_id="b1"))
+        session.add(WorkspaceGrant(team_id=team_id, bot_id=bot_id))
         session.commit()
 
 
