@@ -214,14 +214,14 @@ def serve(
         import uvicorn
 
         from bot.app import create_app
-        from bot.slack import run_socket_mode, socket_mode
+        from bot.slack import run_socket_mode, slack_enabled, socket_mode
 
         settings = _settings()
-        if settings.SLACK_BOT_TOKEN is None:
+        if not slack_enabled(settings):
             err.print("note: SLACK_BOT_TOKEN is not set, so Slack is off", highlight=False)
         api = create_app(settings, _engine(settings))
         server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="info"))
-        if settings.SLACK_BOT_TOKEN is None or not socket_mode(settings):
+        if not slack_enabled(settings) or not socket_mode(settings):
             server.run()
             return
 

@@ -23,13 +23,21 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from commands import register
 from commands.service import CommandDeps
 
 SLACK_EVENTS_PATH = "/slack/events"
 MAX_RETRIES = 3
 logger = logging.getLogger("campaign_report.slack")
+
+
+def _secret(settings: Settings, name: str) -> str:
+    """The value of a secret setting; empty counts as missing (an empty key signs anything)."""
+    value = getattr(settings, name)
+    if value is None or not value.get_secret_value():
+        raise SettingsError(f"missing setting(s): {name} (see .env.example)")
+    return str(value.get_secret_value())
 
 
 def build_retry_handlers() -> list[AsyncRetryHandler]:
@@ -42,17 +50,22 @@ def build_retry_handlers() -> list[AsyncRetryHandler]:
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
     """The one Web API client, pointed at ``SLACK_API_URL``."""
-    settings.require("SLACK_BOT_TOKEN")
-    assert settings.SLACK_BOT_TOKEN is not None
+    token = _secret(settings, "SLACK_BOT_TOKEN")
     base_url = settings.SLACK_API_URL
     if not base_url.endswith("/"):
         base_url += "/"  # slack_sdk appends the method name to the base URL
     return AsyncWebClient(
-        token=settings.SLACK_BOT_TOKEN.get_secret_value(),
+        token=token,
         base_url=base_url,
         retry_handlers=build_retry_handlers(),
         logger=logger,
     )
+
+
+def slack_enabled(settings: Settings) -> bool:
+    """True when a bot token is configured (an empty value, as in .env.example, is not)."""
+    token = settings.SLACK_BOT_TOKEN
+    return token is not None and bool(token.get_secret_value())
 
 
 def socket_mode(settings: Settings) -> bool:
@@ -67,11 +80,9 @@ def create_slack_app(settings: Settings, engine: Engine) -> AsyncApp:
         # Socket Mode requests come over an authenticated WebSocket, not signed HTTP.
         app = AsyncApp(client=build_web_client(settings), request_verification_enabled=False)
     else:
-        settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
-        assert settings.SLACK_SIGNING_SECRET is not None
         app = AsyncApp(
             client=build_web_client(settings),
-            signing_secret=settings.SLACK_SIGNING_SECRET.get_secret_value(),
+            signing_secret=_secret(settings, "SLACK_SIGNING_SECRET"),
         )
     deps = CommandDeps(
         engine=engine, zone=settings.report_zone, retry_handlers=build_retry_handlers()
@@ -92,8 +103,7 @@ def mount_slack(api: FastAPI, slack_app: AsyncApp) -> None:
 
 async def run_socket_mode(settings: Settings, slack_app: AsyncApp) -> None:
     """Hold a Socket Mode connection until cancelled."""
-    assert settings.SLACK_APP_TOKEN is not None
-    handler = AsyncSocketModeHandler(slack_app, settings.SLACK_APP_TOKEN.get_secret_value())
+    handler = AsyncSocketModeHandler(slack_app, _secret(settings, "SLACK_APP_TOKEN"))
     await handler.connect_async()
     try:
         await asyncio.Event().wait()
