@@ -14,13 +14,13 @@ from commands.blocks import (
     SHARE_REPORT,
     SHOW_CHANNEL_STATS,
 )
-from commands.channel_filter import handle_channel_filter
-from commands.channel_stats import handle_channel_stats
-from commands.listening import DEPS_KEY
-from commands.open_report import handle_open_report
-from commands.report_command import handle_report_command
+from commands.channel_filter import answer_channel_filter
+from commands.channel_stats import answer_channel_stats
+from commands.listening import DEPS_KEY, ack_at_once
+from commands.open_report import answer_open_report
+from commands.report_command import ack_report_command, answer_report_command
 from commands.service import CommandDeps
-from commands.share_report import handle_share_report
+from commands.share_report import answer_share_report
 
 
 def register(app: AsyncApp, deps: CommandDeps) -> None:
@@ -31,8 +31,9 @@ def register(app: AsyncApp, deps: CommandDeps) -> None:
         await next()
 
     app.middleware(provide_deps)
-    app.command(COMMAND)(handle_report_command)
-    app.action(OPEN_REPORT)(handle_open_report)
-    app.action(FILTER_CHANNEL)(handle_channel_filter)
-    app.action(SHOW_CHANNEL_STATS)(handle_channel_stats)
-    app.action(SHARE_REPORT)(handle_share_report)
+    # ack first, answer later: lazy listeners start after the ack has been sent.
+    app.command(COMMAND)(ack=ack_report_command, lazy=[answer_report_command])
+    app.action(OPEN_REPORT)(ack=ack_at_once, lazy=[answer_open_report])
+    app.action(FILTER_CHANNEL)(ack=ack_at_once, lazy=[answer_channel_filter])
+    app.action(SHOW_CHANNEL_STATS)(ack=ack_at_once, lazy=[answer_channel_stats])
+    app.action(SHARE_REPORT)(ack=ack_at_once, lazy=[answer_share_report])

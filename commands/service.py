@@ -1,11 +1,14 @@
 """The store side of every answer: who may see what, which flow, which KPIs → a message.
 
-These functions are synchronous (SQLAlchemy); listeners call them through
-``asyncio.to_thread`` after ``ack()`` so the event loop never waits on the database.
+These functions are synchronous (SQLAlchemy); listeners run them on ``CommandDeps.run``'s
+thread after ``ack()`` so the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -50,6 +53,20 @@ class CommandDeps:
     engine: Engine
     zone: ZoneInfo
     retry_handlers: list[AsyncRetryHandler] = field(default_factory=list)
+    # Few threads on purpose: report work holds the GIL, and every extra thread delays the
+    # event loop that must send other users' acks within Slack's 3 seconds.
+    # (Measured with bench/bench_slack.py: 1 thread gave the best ack and summary times.)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+    )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CommandDeps:
+        # Bolt deep-copies the request context for lazy listeners; these are process-wide.
+        return self
+
+    async def run(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run blocking store work off the event loop, on the report threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """POST ``message`` to a ``response_url``, retrying 429s and connection errors."""

@@ -101,6 +101,10 @@ class FakeSlack:
 
     def wait_for_response(self, key: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until the ``response_url`` ``key`` received a message; return its JSON."""
+        return self.wait_for_response_call(key, timeout).data
+
+    def wait_for_response_call(self, key: str, timeout: float = 10.0) -> Call:
+        """Block until the ``response_url`` ``key`` received a message; return the call."""
         path = f"/response/{key}"
 
         def arrived() -> bool:
@@ -110,7 +114,7 @@ class FakeSlack:
             if not self._changed.wait_for(arrived, timeout=timeout):
                 seen = [f"{c.method}:{c.path}:{c.status}" for c in self.calls]
                 raise AssertionError(f"nothing arrived at {path}; got {seen}")
-            return next(c.data for c in self.calls if c.path == path and c.status == 200)
+            return next(c for c in self.calls if c.path == path and c.status == 200)
 
     # -- the HTTP side ---------------------------------------------------------------------
 
