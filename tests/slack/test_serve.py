@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from tests.fakes.slack_api import FakeSlack, run_fake_slack
 from tests.fakes.slack_requests import post_signed, slash_command
-from tests.slack.conftest import SECRET, TEAM, load_campaigns
+from tests.slack.conftest import SECRET, TEAM
 from tests.slack.test_summary import texts
 
 CLI = str(Path(sys.executable).with_name("campaign-bot"))
@@ -29,13 +29,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(sqlite_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
+def served(campaigns_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
     """``campaign-bot serve`` in a subprocess, configured through the environment."""
-    load_campaigns(sqlite_engine)
     port = _free_port()
     with run_fake_slack() as fake:
         env = os.environ | {
-            "DATABASE_URL": sqlite_engine.url.render_as_string(hide_password=False),
+            "DATABASE_URL": campaigns_engine.url.render_as_string(hide_password=False),
             "SLACK_BOT_TOKEN": fake.token,
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": fake.api_url,
