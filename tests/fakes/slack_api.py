@@ -56,6 +56,7 @@ class FakeSlack:
     bot_id: str = "B0BOT"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
+    echo: Callable[[Call], None] | None = None  # called for every request (the CLI prints)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     _pending_files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -122,6 +123,8 @@ class FakeSlack:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+        if self.echo is not None:
+            self.echo(call)
 
     def _take_rate_limit(self, method: str) -> int | None:
         with self._changed:
@@ -371,3 +374,55 @@ def run_fake_slack(**fields: Any) -> Iterator[FakeSlack]:
     with serve_app(fake.build_app()) as base_url:
         fake.base_url = base_url
         yield fake
+
+
+def describe_message(data: dict[str, Any]) -> str:
+    """A message as terminal text: what Slack would show, and each control's id and value."""
+    lines = [f"({data.get('response_type', 'message')}"
+             f"{', replaces the original' if data.get('replace_original') else ''})"]  # fmt: skip
+    for block in data.get("blocks") or []:
+        if block.get("text"):
+            lines.append(block["text"]["text"])
+        lines += [f["text"] for f in block.get("fields", [])]
+        if block["type"] == "context":
+            lines += [e.get("text", "") for e in block["elements"]]
+        controls = list(block.get("elements", [])) if block["type"] == "actions" else []
+        controls += [block["accessory"]] if "accessory" in block else []
+        for control in controls:
+            if control["type"] == "button":
+                lines.append(
+                    f"  [{control['text']['text']}] --action {control['action_id']} "
+                    f"--value '{control['value']}'"
+                )
+            else:
+                for option in control.get("options", []):
+                    lines.append(
+                        f"  [menu: {option['text']['text']}] --action {control['action_id']} "
+                        f"--value '{option['value']}'"
+                    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """``python -m tests.fakes.slack_api [--port 3001]``: run the stand-in, print every call."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Slack Web API stand-in (loopback only).")
+    parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument("--token", default="xoxb-test-token")
+    args = parser.parse_args()
+
+    def echo(call: Call) -> None:
+        print(f"← {call.method} {call.path} → {call.status}", flush=True)
+        if call.method == RESPONSE_URL and call.status == 200:
+            print(describe_message(call.data), flush=True)
+
+    fake = FakeSlack(token=args.token, base_url=f"http://127.0.0.1:{args.port}", echo=echo)
+    print(f"SLACK_API_URL={fake.api_url}\nresponse_url: {fake.response_url('demo')}", flush=True)
+    uvicorn.run(fake.build_app(), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
