@@ -1,6 +1,6 @@
 """A Slack Web API stand-in: a real HTTP server on loopback that records every call.
 
-It implements what the app uses — ``auth.test``, ``chat.postMessage``,
+It implements what the app uses — ``auth.test``, ``apps.connections.open``, ``chat.postMessage``,
 ``chat.postEphemeral``, ``chat.update``, ``conversations.open``, ``users.info``,
 ``files.getUploadURLExternal``, the upload URL it hands out, ``files.completeUploadExternal``
 — and ``response_url`` endpoints (``/response/<key>``). Like Slack, it rejects a bad token
@@ -51,6 +51,8 @@ class FakeSlack:
     """The stand-in's state: recorded calls, users, uploads, pending 429s."""
 
     token: str = "xoxb-test-token"
+    app_token: str = "xapp-test-token"  # Socket Mode: apps.connections.open
+    socket_url: str = ""  # what apps.connections.open hands out (see tests/fakes/socket_mode.py)
     team_id: str = "T0TEST"
     bot_user_id: str = "U0BOT"
     bot_id: str = "B0BOT"
@@ -165,6 +167,8 @@ class FakeSlack:
 
         async def api(request: Request) -> Response:
             method = request.path_params["method"]
+            if method == "apps.connections.open":
+                return await self._dispatch(request, method, _connections_open)
             handler = API_METHODS.get(method, _unknown_method)
             return await self._dispatch(request, method, _authenticated(handler))
 
@@ -234,6 +238,15 @@ def _authenticated(handler: Handler) -> Handler:
         return handler(fake, request, data, raw)
 
     return check
+
+
+def _connections_open(
+    fake: FakeSlack, request: Request, data: dict[str, Any], raw: bytes
+) -> Response:
+    bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if bearer != fake.app_token:
+        return _error("invalid_auth")
+    return _ok(url=fake.socket_url) if fake.socket_url else _error("socket_mode_not_enabled")
 
 
 def _unknown_method(
