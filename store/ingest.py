@@ -9,10 +9,12 @@ throughput up (see ``bench/``).
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +47,7 @@ from store.models import (
 )
 
 BATCH_SIZE = 5000
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 500  # keys per IN (...) look-up
 _INGEST_LOCK_KEY = 0x43524230  # "CRB0": the advisory lock that serializes ingestion on PostgreSQL
 
@@ -62,10 +65,6 @@ _CHANNEL_FLAGS = GOAL | CLICKED | CONVERSATION | MESSAGED  # entered/exited are 
 _bot = Bot.__table__
 _flow = Flow.__table__
 _message = Message.__table__
-_user_event = UserEvent.__table__
-_receipt = EventReceipt.__table__
-_flow_user = FlowUser.__table__
-_flow_user_channel = FlowUserChannel.__table__
 _flow_stat = FlowStat.__table__
 _failure_stat = FailureReasonStat.__table__
 
@@ -86,28 +85,36 @@ def failure_reason(error_code: str | None, comments: str | None) -> str:
     return (reason or "Unknown")[:300]
 
 
-def message_counters(source: str, status: str) -> dict[str, int]:
-    """What one message adds to its channel's counters in ``status``."""
+@cache
+def message_counters(source: str, status: str | None) -> Counter[str]:
+    """What one message adds to its channel's counters in ``status`` (None: no message)."""
+    if status is None:
+        return Counter()
     rank = STATUS_RANK[status]
-    return {
-        "messages": 1,
-        "notifications": int(status != "queued"),
-        "sent": int(rank >= STATUS_RANK["sent"] and status != "failed"),
-        "delivered": int(rank >= STATUS_RANK["delivered"]),
-        "read": int(status == "read"),
-        "failed": int(status == "failed"),
-        "impressions": int(is_impression(source, status)),
-    }
+    return Counter(
+        {
+            "messages": 1,
+            "notifications": int(status != "queued"),
+            "sent": int(rank >= STATUS_RANK["sent"] and status != "failed"),
+            "delivered": int(rank >= STATUS_RANK["delivered"]),
+            "read": int(status == "read"),
+            "failed": int(status == "failed"),
+            "impressions": int(is_impression(source, status)),
+        }
+    )
 
 
-def user_counters(flags: int, impressions: int, *, channel: bool) -> dict[str, int]:
+@cache
+def user_counters(flags: int, reached: bool, *, channel: bool) -> Counter[str]:
     """What one user adds to the distinct-user counters, flow-wide or on one channel."""
-    counters = {
-        "click_users": int(bool(flags & CLICKED)),
-        "conversation_users": int(bool(flags & CONVERSATION)),
-        "goal_users": int(bool(flags & GOAL)),
-        "reach_users": int(impressions > 0),
-    }
+    counters = Counter(
+        {
+            "click_users": int(bool(flags & CLICKED)),
+            "conversation_users": int(bool(flags & CONVERSATION)),
+            "goal_users": int(bool(flags & GOAL)),
+            "reach_users": int(reached),
+        }
+    )
     if channel:
         counters["audience_users"] = int(bool(flags & MESSAGED))
         return counters
@@ -133,6 +140,13 @@ class IngestResult:
         self.duplicates += other.duplicates
         self.flows_created += other.flows_created
         self.by_type.update(other.by_type)
+
+
+_MESSAGE_COLUMNS = (
+    "flow_id", "bot_id", "message_id", "user_id", "source", "status", "status_at",
+    "ip_address", "custom_payload", "template_id", "sent_by", "comments", "error_code",
+    "created_at", "scheduled_at", "updated_at",
+)  # fmt: skip
 
 
 @dataclass
@@ -164,25 +178,65 @@ class _MessageState:
         theirs = (STATUS_RANK[event.status], event.at, event.comments or "", event.error_code or "")
         return mine >= theirs
 
-    def row(self, bot_id: str, message_id: str) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "bot_id": bot_id,
-            "message_id": message_id,
-            "user_id": self.user_id,
-            "source": self.source,
-            "status": self.status,
-            "status_at": self.status_at,
-            "ip_address": self.ip_address,
-            "custom_payload": self.custom_payload,
-            "template_id": self.template_id,
-            "sent_by": self.sent_by,
-            "comments": self.comments,
-            "error_code": self.error_code,
-            "created_at": self.created_at,
-            "scheduled_at": self.scheduled_at,
-            "updated_at": self.status_at,
-        }
+    def values(self, sql: _Sql, bot_id: str, message_id: str) -> tuple[Any, ...]:
+        """The row in ``_MESSAGE_COLUMNS`` order, ready for the driver."""
+        return (
+            self.flow_id, bot_id, message_id, self.user_id, self.source, self.status,
+            sql.time(self.status_at), self.ip_address, sql.json(self.custom_payload),
+            self.template_id, self.sent_by, self.comments, self.error_code,
+            sql.time(self.created_at), sql.time(self.scheduled_at), sql.time(self.status_at),
+        )  # fmt: skip
+
+
+class _Sql:
+    """Bulk statements straight to the driver: the hot path skips SQLAlchemy's per-row work.
+
+    Values must be in the database's own form, which ``time`` and ``json`` produce: naive
+    UTC datetimes (as SQLAlchemy's SQLite text format on SQLite) and JSON text.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+
+    def time(self, moment: datetime | None) -> Any:
+        if moment is None:
+            return None
+        if moment.tzinfo is not UTC:  # parsed events are UTC already; skip the conversion
+            moment = moment.astimezone(UTC)
+        naive = moment.replace(tzinfo=None)
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+
+    @staticmethod
+    def json(value: Any) -> str | None:
+        return None if value is None else _encode_json(value)
+
+    def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            names = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join([self.mark] * len(columns))
+            self.conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+    def update(
+        self, table: str, columns: Sequence[str], keys: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """``rows`` hold the new values of ``columns``, then the values of ``keys``."""
+        if rows:
+            sets = ", ".join(f'"{c}" = {self.mark}' for c in columns)
+            where = " AND ".join(f'"{k}" = {self.mark}' for k in keys)
+            self.conn.exec_driver_sql(f'UPDATE "{table}" SET {sets} WHERE {where}', rows)
+
+    def select_in(
+        self,
+        sql: str,
+        fixed: tuple[Any, ...],
+        values: Sequence[Any],
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run ``sql`` (ending in ``IN ({})``) over ``values`` in chunks."""
+        for chunk in _chunks(values):
+            marks = ", ".join([self.mark] * len(chunk))
+            yield from self.conn.exec_driver_sql(sql.format(marks), (*fixed, *chunk))
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -199,13 +253,12 @@ class Ingestor:
 
     def __init__(self, conn: Connection, now: datetime | None = None) -> None:
         self.conn = conn
+        self.sql = _Sql(conn)
         self.now = now or utcnow()
         self.result = IngestResult()
         self._locked = False
         self._bots: set[str] = set()
         self._flow_ids: dict[tuple[str, str], int] = {}
-
-    # -- public -------------------------------------------------------------------------
 
     def apply(self, batch: Sequence[tuple[str, AnyEvent]]) -> IngestResult:
         """Apply ``(where, event)`` pairs in order; raises ``EventError`` on a bad event."""
@@ -224,15 +277,14 @@ class Ingestor:
         users = _UserDeltas()
         self._apply_messages(messages, stats, users)
         self._apply_actions(actions, stats, users)
-        self._write_user_rollups(users, stats)
+        self._write_user_table(FlowUser.__tablename__, users.flow, stats, channel=False)
+        self._write_user_table(FlowUserChannel.__tablename__, users.channel, stats, channel=True)
         self._write_stats(stats)
         self._touch_flows({self._flow_ids[(e.bot_id, e.workflow_id)] for _, e in fresh})
         result.accepted = len(fresh)
         result.by_type.update(event.type for _, event in fresh)
         self.result.merge(result)
         return result
-
-    # -- steps --------------------------------------------------------------------------
 
     def _lock(self) -> None:
         if self._locked:
@@ -260,16 +312,15 @@ class Ingestor:
             if event_id is not None:
                 wanted[event.bot_id].add(event_id)
         seen: set[tuple[str, str]] = set()
+        query = (
+            "SELECT event_id FROM event_receipt "
+            f"WHERE bot_id = {self.sql.mark} AND event_id IN ({{}})"
+        )
         for bot_id, ids in wanted.items():
-            for chunk in _chunks(sorted(ids)):
-                rows = self.conn.execute(
-                    sa.select(_receipt.c.event_id).where(
-                        _receipt.c.bot_id == bot_id, _receipt.c.event_id.in_(chunk)
-                    )
-                )
-                seen.update((bot_id, event_id) for (event_id,) in rows)
+            rows = self.sql.select_in(query, (bot_id,), sorted(ids))
+            seen.update((bot_id, event_id) for (event_id,) in rows)
         fresh: list[tuple[str, AnyEvent]] = []
-        receipts: list[dict[str, str]] = []
+        receipts: list[tuple[str, str]] = []
         for where, event in batch:
             event_id = getattr(event, "event_id", None)
             if event_id is not None:
@@ -278,10 +329,9 @@ class Ingestor:
                     result.duplicates += 1
                     continue
                 seen.add(key)
-                receipts.append({"bot_id": event.bot_id, "event_id": event_id})
+                receipts.append(key)
             fresh.append((where, event))
-        if receipts:
-            self.conn.execute(_receipt.insert(), receipts)
+        self.sql.insert(EventReceipt.__tablename__, ("bot_id", "event_id"), receipts)
         return fresh
 
     def _ensure_flows(self, batch: Sequence[tuple[str, AnyEvent]], result: IngestResult) -> None:
@@ -289,14 +339,13 @@ class Ingestor:
         by_bot: dict[str, list[str]] = defaultdict(list)
         for bot_id, workflow_id in keys:
             by_bot[bot_id].append(workflow_id)
+        query = (
+            "SELECT workflow_id, id FROM flow "
+            f"WHERE bot_id = {self.sql.mark} AND workflow_id IN ({{}})"
+        )
         for bot_id, workflow_ids in by_bot.items():
-            for chunk in _chunks(sorted(workflow_ids)):
-                rows = self.conn.execute(
-                    sa.select(_flow.c.workflow_id, _flow.c.id).where(
-                        _flow.c.bot_id == bot_id, _flow.c.workflow_id.in_(chunk)
-                    )
-                )
-                self._flow_ids.update({(bot_id, wf): flow_id for wf, flow_id in rows})
+            rows = self.sql.select_in(query, (bot_id,), sorted(workflow_ids))
+            self._flow_ids.update({(bot_id, wf): flow_id for wf, flow_id in rows})
         for bot_id, workflow_id in sorted(keys - self._flow_ids.keys()):
             flow_id = self.conn.execute(
                 _flow.insert()
@@ -335,27 +384,24 @@ class Ingestor:
             wanted[event.bot_id].add(event.message_id)
         m = _message.c
         columns = [
-            m.bot_id, m.message_id, m.id, m.flow_id, _flow.c.workflow_id, m.user_id, m.source,
-            m.status, m.status_at, m.comments, m.error_code, m.template_id, m.ip_address,
-            m.custom_payload, m.sent_by, m.created_at, m.scheduled_at,
+            m.id, m.flow_id, _flow.c.workflow_id, m.user_id, m.source, m.status, m.status_at,
+            m.comments, m.error_code, m.template_id, m.ip_address, m.custom_payload, m.sent_by,
+            m.created_at, m.scheduled_at,
         ]  # fmt: skip
         states: dict[tuple[str, str], _MessageState] = {}
         for bot_id, ids in wanted.items():
             for chunk in _chunks(sorted(ids)):
                 query = (
-                    sa.select(*columns)
+                    sa.select(m.message_id, *columns)
                     .join(_flow, _flow.c.id == m.flow_id)
                     .where(m.bot_id == bot_id, m.message_id.in_(chunk))
                 )
                 for row in self.conn.execute(query):
-                    states[(row[0], row[1])] = _MessageState(*row[2:])
+                    states[(bot_id, row[0])] = _MessageState(*row[1:])
         return states
 
     def _apply_messages(
-        self,
-        events: Sequence[tuple[str, AnyEvent]],
-        stats: _StatDeltas,
-        users: _UserDeltas,
+        self, events: Sequence[tuple[str, AnyEvent]], stats: _StatDeltas, users: _UserDeltas
     ) -> None:
         if not events:
             return
@@ -372,95 +418,64 @@ class Ingestor:
                 dirty.add(key)
             elif _merge_message(state, event, where):
                 dirty.add(key)
-            stats.add(flow_id, event.source, events=1)
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+            stats.event(flow_id, event.source, engaged=False)
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for key in dirty:
             state = states[key]
+            values = state.values(self.sql, *key)
             if state.id is None:
-                inserts.append(state.row(*key))
+                inserts.append(values)
             else:
-                updates.append({"_id": state.id, **state.row(*key)})
+                updates.append((*values, state.id))
             old = before.get(key)
-            self._count_message_change(
-                state, old, (state.status, state.error_code, state.comments), stats, users
-            )
-        if inserts:
-            self.conn.execute(_message.insert(), inserts)
-        if updates:
-            stmt = (
-                _message.update()
-                .where(_message.c.id == sa.bindparam("_id"))
-                .values({name: sa.bindparam(name) for name in updates[0] if name != "_id"})
-            )
-            self.conn.execute(stmt, updates)
+            new = (state.status, state.error_code, state.comments)
+            if old != new:
+                self._count_message_change(state, old, new, stats, users)
+        self.sql.insert(Message.__tablename__, _MESSAGE_COLUMNS, inserts)
+        self.sql.update(Message.__tablename__, _MESSAGE_COLUMNS, ("id",), updates)
 
+    @staticmethod
     def _count_message_change(
-        self,
         state: _MessageState,
         old: tuple[str, str | None, str | None] | None,
         new: tuple[str, str | None, str | None],
         stats: _StatDeltas,
         users: _UserDeltas,
     ) -> None:
-        if old == new:
-            return
         flow_id, source = state.flow_id, state.source
-        delta = Counter(message_counters(source, new[0]))
-        was_impression = False
-        if old is not None:
-            delta.subtract(message_counters(source, old[0]))
-            was_impression = is_impression(source, old[0])
-            if old[0] == "failed":
-                stats.reason(flow_id, source, failure_reason(old[1], old[2]), -1)
+        old_status = None if old is None else old[0]
+        stats.message(flow_id, source, old_status, new[0])
+        if old is not None and old[0] == "failed":
+            stats.reason(flow_id, source, failure_reason(old[1], old[2]), -1)
         if new[0] == "failed":
             stats.reason(flow_id, source, failure_reason(new[1], new[2]), +1)
-        stats.add(flow_id, source, **delta)
-        users.touch(
-            flow_id,
-            state.user_id,
-            source,
-            flags=MESSAGED,
-            impressions=int(is_impression(source, new[0])) - int(was_impression),
-        )
+        was = old_status is not None and is_impression(source, old_status)
+        impressions = int(is_impression(source, new[0])) - int(was)
+        users.touch(flow_id, state.user_id, source, flags=MESSAGED, impressions=impressions)
 
     def _apply_actions(
-        self,
-        events: Sequence[tuple[str, AnyEvent]],
-        stats: _StatDeltas,
-        users: _UserDeltas,
+        self, events: Sequence[tuple[str, AnyEvent]], stats: _StatDeltas, users: _UserDeltas
     ) -> None:
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        time = self.sql.time
         for _, event in events:
             assert isinstance(event, UserActionEvent)
             flow_id = self._flow_ids[(event.bot_id, event.workflow_id)]
-            engagement = int(event.type in ENGAGEMENT_TYPES)
-            stats.add(flow_id, event.source, events=1, engagement=engagement)
+            stats.event(flow_id, event.source, engaged=event.type in ENGAGEMENT_TYPES)
             flag = _FLAG_OF_TYPE.get(event.type, 0)
             if flag:
                 users.touch(flow_id, event.user_id, event.source, flags=flag, impressions=0)
             rows.append(
-                {
-                    "flow_id": flow_id,
-                    "type": event.type,
-                    "user_id": event.user_id,
-                    "source": event.source,
-                    "message_id": event.message_id,
-                    "url": event.url,
-                    "at": event.at,
-                    "event_id": event.event_id,
-                }
-            )
-        if rows:
-            self.conn.execute(_user_event.insert(), rows)
-
-    def _write_user_rollups(self, users: _UserDeltas, stats: _StatDeltas) -> None:
-        self._write_user_table(_flow_user, users.flow, stats, channel=False)
-        self._write_user_table(_flow_user_channel, users.channel, stats, channel=True)
+                (flow_id, event.type, event.user_id, event.source, event.message_id, event.url,
+                 time(event.at), event.event_id)
+            )  # fmt: skip
+        columns = ("flow_id", "type", "user_id", "source", "message_id", "url", "at", "event_id")
+        self.sql.insert(UserEvent.__tablename__, columns, rows)
 
     def _write_user_table(
         self,
-        table: sa.Table,
+        table: str,
         changes: dict[tuple[Any, ...], list[int]],
         stats: _StatDeltas,
         *,
@@ -469,50 +484,41 @@ class Ingestor:
         if not changes:
             return
         existing = self._load_user_rows(table, list(changes), channel=channel)
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for key, (flags, impressions) in changes.items():
             old_flags, old_impressions = existing.get(key, (0, 0))
             new_flags, new_impressions = old_flags | flags, old_impressions + impressions
             if (new_flags, new_impressions) == (old_flags, old_impressions):
                 continue
             source = key[2] if channel else ALL_CHANNELS
-            delta = Counter(user_counters(new_flags, new_impressions, channel=channel))
-            delta.subtract(user_counters(old_flags, old_impressions, channel=channel))
-            stats.add_raw(key[0], source, delta)
-            names = ("flow_id", "user_id", "source") if channel else ("flow_id", "user_id")
-            row = dict(zip(names, key, strict=True))
-            row.update(flags=new_flags, impressions=new_impressions)
-            (updates if key in existing else inserts).append(row)
-        if inserts:
-            self.conn.execute(table.insert(), inserts)
-        if updates:
-            pk = [c.name for c in table.primary_key.columns]
-            stmt = (
-                table.update()
-                .where(*(table.c[name] == sa.bindparam(f"k_{name}") for name in pk))
-                .values(flags=sa.bindparam("flags"), impressions=sa.bindparam("impressions"))
-            )
-            self.conn.execute(
-                stmt,
-                [{**{f"k_{name}": row[name] for name in pk}, **row} for row in updates],
-            )
+            stats.user(
+                key[0], source, (old_flags, old_impressions > 0),
+                (new_flags, new_impressions > 0), channel=channel,
+            )  # fmt: skip
+            if key in existing:
+                updates.append((new_flags, new_impressions, *key))
+            else:
+                inserts.append((*key, new_flags, new_impressions))
+        keys = ("flow_id", "user_id", "source") if channel else ("flow_id", "user_id")
+        self.sql.insert(table, (*keys, "flags", "impressions"), inserts)
+        self.sql.update(table, ("flags", "impressions"), keys, updates)
 
     def _load_user_rows(
-        self, table: sa.Table, keys: list[tuple[Any, ...]], *, channel: bool
+        self, table: str, keys: list[tuple[Any, ...]], *, channel: bool
     ) -> dict[tuple[Any, ...], tuple[int, int]]:
         by_flow: dict[int, set[str]] = defaultdict(set)
         for key in keys:
             by_flow[key[0]].add(key[1])
+        columns = "flow_id, user_id, source" if channel else "flow_id, user_id"
+        query = (
+            f'SELECT {columns}, flags, impressions FROM "{table}" '
+            f"WHERE flow_id = {self.sql.mark} AND user_id IN ({{}})"
+        )
         found: dict[tuple[Any, ...], tuple[int, int]] = {}
-        key_columns = [table.c.flow_id, table.c.user_id] + ([table.c.source] if channel else [])
         for flow_id, user_ids in by_flow.items():
-            for chunk in _chunks(sorted(user_ids)):
-                query = sa.select(*key_columns, table.c.flags, table.c.impressions).where(
-                    table.c.flow_id == flow_id, table.c.user_id.in_(chunk)
-                )
-                for row in self.conn.execute(query):
-                    found[tuple(row[:-2])] = (row[-2], row[-1])
+            for row in self.sql.select_in(query, (flow_id,), sorted(user_ids)):
+                found[tuple(row[:-2])] = (row[-2], row[-1])
         return found
 
     def _write_stats(self, stats: _StatDeltas) -> None:
@@ -592,35 +598,66 @@ def _merge_message(state: _MessageState, event: MessageEvent, where: str) -> boo
 
 
 class _StatDeltas:
-    """Counter changes per (flow, channel) and failure reason, written once per batch."""
+    """Counter changes of one batch, kept as counts of *transitions* and expanded once.
+
+    A batch of thousands of events has only a handful of distinct transitions (a whatsapp
+    message going sent → delivered, a user gaining the clicked flag…), so each event costs
+    one dictionary increment and the counters are computed per distinct transition.
+    """
 
     def __init__(self) -> None:
-        self._stats: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+        self._events: Counter[tuple[int, str | None, bool]] = Counter()
+        self._messages: Counter[tuple[int, str, str | None, str]] = Counter()
+        self._users: Counter[tuple[int, str, tuple[int, bool], tuple[int, bool], bool]] = Counter()
         self._reasons: Counter[tuple[int, str, str]] = Counter()
 
-    def add(self, flow_id: int, source: str | None, **delta: int) -> None:
-        """Add to the flow's all-channel row and, when given, to its channel's row."""
-        self.add_raw(flow_id, ALL_CHANNELS, delta)
-        if source is not None:
-            self.add_raw(flow_id, source, delta)
+    def event(self, flow_id: int, source: str | None, *, engaged: bool) -> None:
+        """One accepted status or user event."""
+        self._events[(flow_id, source, engaged)] += 1
 
-    def add_raw(self, flow_id: int, source: str, delta: dict[str, int]) -> None:
-        """Add to exactly one (flow, channel) row."""
-        self._stats[(flow_id, source)].update(delta)
+    def message(self, flow_id: int, source: str, old: str | None, new: str) -> None:
+        """A message appeared (``old`` None) or changed status."""
+        self._messages[(flow_id, source, old, new)] += 1
+
+    def user(
+        self,
+        flow_id: int,
+        source: str,
+        old: tuple[int, bool],
+        new: tuple[int, bool],
+        *,
+        channel: bool,
+    ) -> None:
+        """A user's (flags, reached) changed, flow-wide or on one channel."""
+        self._users[(flow_id, source, old, new, channel)] += 1
 
     def reason(self, flow_id: int, source: str, reason: str, delta: int) -> None:
         """Count one more (or one fewer) failed message for a reason."""
         self._reasons[(flow_id, source, reason)] += delta
 
     def stat_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for (flow_id, source), delta in sorted(self._stats.items()):
-            if any(delta.values()):
-                rows.append(
-                    {"flow_id": flow_id, "source": source}
-                    | {name: delta.get(name, 0) for name in STAT_COUNTERS}
-                )
-        return rows
+        totals: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+        for (flow_id, source, engaged), n in self._events.items():
+            for row in (ALL_CHANNELS, source) if source is not None else (ALL_CHANNELS,):
+                totals[(flow_id, row)]["events"] += n
+                totals[(flow_id, row)]["engagement"] += n * engaged
+        for (flow_id, source, old, new), n in self._messages.items():
+            delta = Counter(message_counters(source, new))
+            delta.subtract(message_counters(source, old))
+            for row in (ALL_CHANNELS, source):
+                for name, value in delta.items():
+                    totals[(flow_id, row)][name] += n * value
+        for (flow_id, source, old, new, channel), n in self._users.items():
+            delta = Counter(user_counters(*new, channel=channel))
+            delta.subtract(user_counters(*old, channel=channel))
+            for name, value in delta.items():
+                totals[(flow_id, source)][name] += n * value
+        return [
+            {"flow_id": flow_id, "source": source}
+            | {name: delta.get(name, 0) for name in STAT_COUNTERS}
+            for (flow_id, source), delta in sorted(totals.items())
+            if any(delta.values())
+        ]
 
     def reason_rows(self) -> list[dict[str, Any]]:
         return [

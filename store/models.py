@@ -25,6 +25,9 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 ALL_CHANNELS = ""  # flow_stat.source of the row that covers every channel
+# Tables keyed by a composite primary key: on SQLite, store rows in the key's B-tree instead of
+# a rowid table plus a separate index (half the writes on the ingestion path).
+WITHOUT_ROWID = {"sqlite_with_rowid": False}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -110,7 +113,6 @@ class UserEvent(SQLModel, table=True):
     """A user's action in a flow: click, reply, goal achieved, entered…"""
 
     __tablename__ = "user_event"
-    __table_args__ = (sa.Index("ix_user_event_flow_id_type", "flow_id", "type"),)
 
     id: int | None = Field(default=None, primary_key=True)
     flow_id: int = Field(foreign_key="flow.id")
@@ -127,6 +129,7 @@ class EventReceipt(SQLModel, table=True):
     """An ``event_id`` already accepted for a bot: a second copy of it is a duplicate."""
 
     __tablename__ = "event_receipt"
+    __table_args__ = WITHOUT_ROWID
 
     bot_id: str = Field(primary_key=True, max_length=128)
     event_id: str = Field(primary_key=True, max_length=200)
@@ -136,6 +139,7 @@ class FlowUser(SQLModel, table=True):
     """Rollup: what one user did in one flow (``UserFlag`` bits) and their impressions."""
 
     __tablename__ = "flow_user"
+    __table_args__ = WITHOUT_ROWID
 
     flow_id: int = Field(primary_key=True, foreign_key="flow.id")
     user_id: str = Field(primary_key=True, max_length=320)
@@ -147,6 +151,7 @@ class FlowUserChannel(SQLModel, table=True):
     """Rollup: what one user did in one flow on one channel."""
 
     __tablename__ = "flow_user_channel"
+    __table_args__ = WITHOUT_ROWID
 
     flow_id: int = Field(primary_key=True, foreign_key="flow.id")
     user_id: str = Field(primary_key=True, max_length=320)
@@ -159,6 +164,7 @@ class FlowStat(SQLModel, table=True):
     """Rollup counters of one flow on one channel (``source = ""``: all channels)."""
 
     __tablename__ = "flow_stat"
+    __table_args__ = WITHOUT_ROWID
 
     flow_id: int = Field(primary_key=True, foreign_key="flow.id")
     source: str = Field(primary_key=True, max_length=32)
@@ -185,6 +191,7 @@ class FailureReasonStat(SQLModel, table=True):
     """Rollup: messages of a flow and channel currently failed for one reason."""
 
     __tablename__ = "failure_reason_stat"
+    __table_args__ = WITHOUT_ROWID
 
     flow_id: int = Field(primary_key=True, foreign_key="flow.id")
     source: str = Field(primary_key=True, max_length=32)
