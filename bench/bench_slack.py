@@ -8,6 +8,7 @@ p50/p95 of the ack (HTTP response) and of the summary (arrival at the stand-in's
 Targets (issue #3): ack p95 < 100 ms, summary p95 < 1 s.
 
     .venv/bin/python bench/bench_slack.py [--messages 1000000] [--users 20] [--waves 20]
+                                          [--postgres]
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, select  # noqa: E402
 
+from bench.data import ensure_bench_flow, postgres_url, sqlite_url  # noqa: E402
 from reports.kpis import compute_kpis  # noqa: E402
-from store.db import create_db_engine, upgrade_database  # noqa: E402
+from store.db import create_db_engine  # noqa: E402
 from store.models import Flow, WorkspaceGrant, utcnow  # noqa: E402
 from tests.fakes.slack_api import FakeSlack, run_fake_slack  # noqa: E402
 from tests.fakes.slack_requests import signed_headers, slash_command  # noqa: E402
@@ -41,36 +43,6 @@ SECRET = "bench-signing-secret"  # noqa: S105 (signs requests to our own local s
 TEAM = "T0BENCH"
 ACK_TARGET_MS = 100.0
 SUMMARY_TARGET_MS = 1000.0
-
-
-def load_flow(database_url: str, messages: int) -> tuple[str, str]:
-    """Make sure the big flow is loaded; returns (how it was loaded, workflow id)."""
-    try:
-        from bench.data import ensure_bench_flow  # the lead's loader (bench/data.py)
-    except ImportError:
-        return "campaign-bot demo", _load_demo(database_url, messages)
-    return "bench.data.ensure_bench_flow", ensure_bench_flow(database_url, messages)
-
-
-def _load_demo(database_url: str, messages: int) -> str:
-    """Fallback while bench/data.py is not on main: the demo data at ``messages``."""
-    from store.demo import DEMO_WORKFLOW
-
-    engine = create_db_engine(database_url)
-    upgrade_database(engine)
-    with Session(engine) as session:
-        loaded = session.exec(select(Flow).where(Flow.workflow_id == DEMO_WORKFLOW)).first()
-    if loaded is None:
-        print(f"loading {messages:,} demo messages (once) …", flush=True)
-        env = os.environ | {"DATABASE_URL": database_url}
-        subprocess.run(
-            [_cli(), "demo", "--messages", str(messages)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    engine.dispose()
-    return DEMO_WORKFLOW
 
 
 def _cli() -> str:
@@ -170,16 +142,19 @@ async def _load(
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=f"sqlite:///{ROOT / 'var' / 'bench-slack.db'}")
+    parser.add_argument("--postgres", action="store_true", help="use the local PostgreSQL")
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--waves", type=int, default=20, help="rounds of --users commands")
     args = parser.parse_args()
 
-    how, workflow_id = load_flow(args.database_url, args.messages)
-    flow, kpi_p50, kpi_p95, notifications = _grant(args.database_url, workflow_id)
+    # Shared with bench_store.py: the 1M-message flow is loaded once per database.
+    database_url = postgres_url() if args.postgres else sqlite_url("kpis.db")
+    print(f"loading the {args.messages:,}-message flow (once per database) …", flush=True)
+    workflow_id = ensure_bench_flow(database_url, args.messages)
+    flow, kpi_p50, kpi_p95, notifications = _grant(database_url, workflow_id)
     with run_fake_slack() as fake:
-        process, base_url = _start_server(args.database_url, fake)
+        process, base_url = _start_server(database_url, fake)
         try:
             # Warm-up: Bolt's first auth.test, connection pools, imports.
             asyncio.run(_load(base_url, fake, flow.workflow_id, args.users, 2))
@@ -191,7 +166,7 @@ def main() -> None:
             process.wait(timeout=10)
 
     print(f"flow {flow.bot_id}/{flow.workflow_id} “{flow.name}”: {notifications:,} notifications")
-    print(f"data: {how} (--messages {args.messages:,}) in {args.database_url}")
+    print(f"data: bench.data.ensure_bench_flow({args.messages:,}) in {database_url}")
     print(
         f"{args.waves} waves of {args.users} concurrent users, {len(acks)} signed commands, "
         f"failures: {failures}"
