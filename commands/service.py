@@ -84,12 +84,8 @@ def granted_bot_ids(session: Session, team_id: str) -> set[str]:
     return set(rows)
 
 
-def _message(blocks: list[Block], text: str, **fields: Any) -> dict[str, Any]:
-    return to_message(blocks, text, **fields)
-
-
 def _notice(blocks: list[Block], text: str) -> dict[str, Any]:
-    return _message(blocks, text, response_type="ephemeral")
+    return to_message(blocks, text, response_type="ephemeral")
 
 
 def _channel_problem(session: Session, flow: Flow, channel: str | None) -> dict[str, Any] | None:
@@ -122,14 +118,14 @@ def _render(
     report = compute_kpis(conn, flow, channel=channel, now=now)
     if view == "stats":
         blocks = build_channel_stats_blocks(report, flow_id=flow.id, zone=zone)
-        return _message(blocks, summary_text(report), response_type="ephemeral")
+        return to_message(blocks, summary_text(report), response_type="ephemeral")
     channels = known_channels(conn, flow)
     shared_by = user_id if view == "share" else None
     blocks = build_summary_blocks(
         report, flow_id=flow.id, channels=channels, zone=zone, shared_by=shared_by
     )
     response_type = "in_channel" if view == "share" else "ephemeral"
-    return _message(blocks, summary_text(report), response_type=response_type)
+    return to_message(blocks, summary_text(report), response_type=response_type)
 
 
 def answer_command(
