@@ -22,16 +22,18 @@ from sqlmodel import Session, select
 
 from commands.blocks import (
     build_ambiguous_blocks,
-    build_channel_stats_blocks,
     build_flow_list_blocks,
     build_no_grants_blocks,
     build_not_found_blocks,
     build_not_reportable_blocks,
     build_notice_blocks,
-    build_summary_blocks,
     build_unknown_channel_blocks,
-    summary_text,
     to_message,
+)
+from commands.report_blocks import (
+    build_channel_stats_blocks,
+    build_summary_blocks,
+    summary_text,
 )
 from commands.requests import ListFlows, ShowReport, Target
 from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow, recent_flows
