@@ -171,16 +171,16 @@ def main() -> None:
         f"{args.waves} waves of {args.users} concurrent users, {len(acks)} signed commands, "
         f"failures: {failures}"
     )
-    print(f"{'measure':<38}{'p50 ms':>10}{'p95 ms':>10}{'target p95':>12}")
-    print(f"{'KPI engine alone (compute_kpis)':<38}{kpi_p50:>10.1f}{kpi_p95:>10.1f}{'—':>12}")
+    print(f"{'measure':<38}{'p50 ms':>10}{'p95 ms':>10}  target p95")
+    print(f"{'KPI engine alone (compute_kpis)':<38}{kpi_p50:>10.1f}{kpi_p95:>10.1f}  —")
     ack_p95 = _pct(acks, 95)
     summary_p95 = _pct(summaries, 95)
     ack_ok = "ok" if ack_p95 < ACK_TARGET_MS else "MISSED"
     summary_ok = "ok" if summary_p95 < SUMMARY_TARGET_MS else "MISSED"
     print(f"{'ack (HTTP 200 from /slack/events)':<38}{_pct(acks, 50):>10.1f}{ack_p95:>10.1f}"
-          f"{f'< {ACK_TARGET_MS:.0f} {ack_ok}':>12}")  # fmt: skip
+          f"  < {ACK_TARGET_MS:.0f} {ack_ok}")  # fmt: skip
     print(f"{'summary at response_url':<38}{_pct(summaries, 50):>10.1f}{summary_p95:>10.1f}"
-          f"{f'< {SUMMARY_TARGET_MS:.0f} {summary_ok}':>12}")  # fmt: skip
+          f"  < {SUMMARY_TARGET_MS:.0f} {summary_ok}")  # fmt: skip
 
 
 if __name__ == "__main__":
