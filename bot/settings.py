@@ -91,9 +91,16 @@ class Settings(BaseSettings):
 
     def require(self, *names: str) -> None:
         """Raise ``SettingsError`` naming every one of ``names`` that is unset."""
-        missing = [name for name in names if getattr(self, name) in (None, "")]
+        missing = [name for name in names if not _is_set(getattr(self, name))]
         if missing:
             raise SettingsError(f"missing setting(s): {', '.join(missing)} (see .env.example)")
+
+
+def _is_set(value: object) -> bool:
+    """False for None and for empty text, secret or not (``SLACK_SIGNING_SECRET=`` is unset)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value not in (None, "")
 
 
 def load_settings(**overrides: object) -> Settings:
