@@ -26,10 +26,8 @@ from sqlmodel import Session, select
 
 from bot.batches import (
     JSON,
-    MAX_AUDIENCE,
     MAX_EVENTS,
     NDJSON,
-    NOT_NULL_FLOW_FIELDS,
     BatchRejected,
     BatchTooLarge,
     ItemError,
@@ -214,8 +212,8 @@ def _apply(
         raise HTTPException(503, "the store is busy or unavailable; nothing was written, retry",
                             {"Retry-After": "5"}) from None  # fmt: skip
     except (sa.exc.DataError, sa.exc.IntegrityError, OverflowError):
-        # A value the event format accepts but the database cannot hold (check_store_limits
-        # refuses the known ones earlier); still the client's data, not a server failure.
+        # A value the event format accepts but the database cannot hold (store.events refuses
+        # the known ones earlier); still the client's data, not a server failure.
         error = ItemError(message="a value does not fit the store (a number out of range?)")
         raise BatchRejected(
             "an event holds a value the store cannot keep; nothing was written", [error]
@@ -441,6 +439,9 @@ def _component_schemas() -> dict[str, Any]:
     return schemas
 
 
+NOT_NULL_FLOW_FIELDS = ("name", "status", "channels", "created_at")  # present means not null
+
+
 def _tighten_flow_schema(properties: dict[str, Any]) -> None:
     """Say what pydantic's schema cannot: which fields refuse null, the statuses, the limits."""
     for name in NOT_NULL_FLOW_FIELDS:
@@ -449,7 +450,6 @@ def _tighten_flow_schema(properties: dict[str, Any]) -> None:
         properties[name].update(next(v for v in variants if v.get("type") != "null"))
     properties["status"] = {"type": "string", "enum": list(FLOW_STATUSES)}
     properties["channels"]["items"] = {"type": "string", "pattern": SOURCE_PATTERN.pattern}
-    properties["audience"]["anyOf"][0]["maximum"] = MAX_AUDIENCE
 
 
 def include_api(app: FastAPI) -> None:

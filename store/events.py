@@ -7,6 +7,7 @@ alone is made here, so a bad item is reported with its field before anything is 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -97,11 +98,46 @@ def normalize_source(value: str) -> str:
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() == _ZERO:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00
+        raise ValueError("time out of range once converted to UTC") from None
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refusing it everywhere keeps both stores alike.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """Refuse what JSON columns cannot keep: NaN/Infinity and NUL characters, at any depth."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        where = f" (at {path})" if path else ""
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"NaN and Infinity are not JSON numbers{where}")
+        if isinstance(item, str) and "\x00" in item:
+            raise ValueError(f"NUL characters are not allowed{where}")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    raise ValueError(f"NUL characters are not allowed (in a key at {child_path})")
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{i}" if path else str(i), c) for i, c in enumerate(item))
+    return value
+
+
+MAX_INT = 2**31 - 1  # the store's INTEGER columns on PostgreSQL
 
 
 # ISO 8601 text only (strict: no Unix numbers); a time without an offset is UTC.
 Time = Annotated[datetime, Field(strict=True), AfterValidator(_as_utc)]
+Text = Annotated[str, AfterValidator(_no_nul)]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 LongId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 UserId = Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00-\x1f]+$")]
@@ -118,10 +154,10 @@ class FlowEvent(_Event):
     """Creates or updates a flow; only the fields present are changed."""
 
     type: Literal["flow"]
-    name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=300)] | None = None
     status: str | None = None
-    goal: Annotated[str, Field(max_length=300)] | None = None
-    audience: Annotated[int, Field(ge=0)] | None = None
+    goal: Annotated[Text, Field(max_length=300)] | None = None
+    audience: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
     channels: list[str] | None = None
     scheduled_at: Time | None = None
     created_at: Time | None = None
@@ -130,7 +166,7 @@ class FlowEvent(_Event):
     @classmethod
     def _status(cls, value: str | None) -> str | None:
         if value is None:
-            return None
+            raise ValueError("must not be null")
         status = value.strip().lower()
         if status not in FLOW_STATUSES:
             raise ValueError(
@@ -141,7 +177,17 @@ class FlowEvent(_Event):
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else sorted({normalize_source(v) for v in value})
+        if value is None:
+            raise ValueError("must not be null")
+        return sorted({normalize_source(v) for v in value})
+
+    @field_validator("name", "created_at")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Present-but-null: these columns always hold a value (absent fields stay unchanged).
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 class MessageEvent(_Event):
@@ -153,12 +199,14 @@ class MessageEvent(_Event):
     source: str
     status: str
     at: Time
-    template_id: Annotated[str, Field(max_length=200)] | None = None
-    ip_address: Annotated[str, Field(max_length=64)] | None = None
+    template_id: Annotated[Text, Field(max_length=200)] | None = None
+    ip_address: Annotated[Text, Field(max_length=64)] | None = None
     custom_payload: dict[str, Any] | list[Any] | str | int | float | bool | None = None
-    sent_by: Annotated[str, Field(max_length=320)] | None = None
-    comments: Annotated[str, Field(max_length=2000)] | None = None
-    error_code: Annotated[str, Field(max_length=64)] | int | None = None
+    sent_by: Annotated[Text, Field(max_length=320)] | None = None
+    comments: Annotated[Text, Field(max_length=2000)] | None = None
+    error_code: Annotated[Text, Field(max_length=64)] | Annotated[int, Field(le=MAX_INT)] | None = (
+        None
+    )
     scheduled_at: Time | None = None
     created_at: Time | None = None
     event_id: LongId | None = None
@@ -172,6 +220,11 @@ class MessageEvent(_Event):
     @classmethod
     def _source(cls, value: str) -> str:
         return normalize_source(value)
+
+    @field_validator("custom_payload")
+    @classmethod
+    def _payload(cls, value: Any) -> Any:
+        return _json_safe(value)
 
     @field_validator("error_code")
     @classmethod
@@ -194,7 +247,7 @@ class UserActionEvent(_Event):
     at: Time
     source: str | None = None
     message_id: LongId | None = None
-    url: Annotated[str, Field(max_length=2000)] | None = None
+    url: Annotated[Text, Field(max_length=2000)] | None = None
     event_id: LongId | None = None
 
     @field_validator("source")

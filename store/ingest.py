@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -47,7 +48,6 @@ from store.models import (
 )
 
 BATCH_SIZE = 5000
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 500  # keys per IN (...) look-up
 _INGEST_LOCK_KEY = 0x43524230  # "CRB0": the advisory lock that serializes ingestion on PostgreSQL
 
@@ -179,11 +179,13 @@ class _MessageState:
 
     def values(self, sql: _Sql, bot_id: str, message_id: str) -> tuple[Any, ...]:
         """The row in ``_MESSAGE_COLUMNS`` order, ready for the driver."""
+        status_at = sql.time(self.status_at)
+        created_at = status_at if self.created_at is self.status_at else sql.time(self.created_at)
         return (
             self.flow_id, bot_id, message_id, self.user_id, self.source, self.status,
-            sql.time(self.status_at), self.ip_address, sql.json(self.custom_payload),
+            status_at, self.ip_address, sql.json(self.custom_payload),
             self.template_id, self.sent_by, self.comments, self.error_code,
-            sql.time(self.created_at), sql.time(self.scheduled_at), sql.time(self.status_at),
+            created_at, sql.time(self.scheduled_at), status_at,
         )  # fmt: skip
 
 
@@ -204,8 +206,9 @@ class _Sql:
             return None
         if moment.tzinfo is not UTC:  # parsed events are UTC already; skip the conversion
             moment = moment.astimezone(UTC)
-        naive = moment.replace(tzinfo=None)
-        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        if self.sqlite:  # SQLAlchemy's SQLite text format, without the "+00:00"
+            return moment.isoformat(" ", "microseconds")[:26]
+        return moment.replace(tzinfo=None)
 
     def read_time(self, value: Any) -> datetime | None:
         """A time as the driver returns it (text on SQLite), as aware UTC."""
@@ -221,7 +224,7 @@ class _Sql:
 
     @staticmethod
     def json(value: Any) -> str | None:
-        return None if value is None else _encode_json(value)
+        return None if value is None else to_json(value).decode()
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -294,9 +297,12 @@ class Ingestor:
         self._ensure_bots({event.bot_id for _, event in batch})
         fresh = self._drop_duplicates(batch, result)
         self._ensure_flows(fresh, result)
-        flow_events = [(w, e) for w, e in fresh if isinstance(e, FlowEvent)]
-        messages = [(w, e) for w, e in fresh if isinstance(e, MessageEvent)]
-        actions = [(w, e) for w, e in fresh if isinstance(e, UserActionEvent)]
+        flow_events: list[tuple[str, AnyEvent]] = []
+        messages: list[tuple[str, AnyEvent]] = []
+        actions: list[tuple[str, AnyEvent]] = []
+        kinds = {FlowEvent: flow_events, MessageEvent: messages, UserActionEvent: actions}
+        for item in fresh:
+            kinds[type(item[1])].append(item)
         self._apply_flow_events(flow_events)
         stats = _StatDeltas()
         users = _UserDeltas()
@@ -331,11 +337,14 @@ class Ingestor:
     def _drop_duplicates(
         self, batch: Sequence[tuple[str, AnyEvent]], result: IngestResult
     ) -> list[tuple[str, AnyEvent]]:
-        wanted: dict[str, set[str]] = defaultdict(set)
+        keys: list[tuple[str, str] | None] = []
         for _, event in batch:
             event_id = getattr(event, "event_id", None)
-            if event_id is not None:
-                wanted[event.bot_id].add(event_id)
+            keys.append(None if event_id is None else (event.bot_id, event_id))
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for key in keys:
+            if key is not None:
+                wanted[key[0]].add(key[1])
         seen: set[tuple[str, str]] = set()
         query = (
             "SELECT event_id FROM event_receipt "
@@ -346,10 +355,8 @@ class Ingestor:
             seen.update((bot_id, event_id) for (event_id,) in rows)
         fresh: list[tuple[str, AnyEvent]] = []
         receipts: list[tuple[str, str]] = []
-        for where, event in batch:
-            event_id = getattr(event, "event_id", None)
-            if event_id is not None:
-                key = (event.bot_id, event_id)
+        for (where, event), key in zip(batch, keys, strict=True):
+            if key is not None:
                 if key in seen:
                     result.duplicates += 1
                     continue
@@ -389,12 +396,9 @@ class Ingestor:
             result.flows_created += 1
 
     def _apply_flow_events(self, events: Sequence[tuple[str, AnyEvent]]) -> None:
-        for where, event in events:
+        for _, event in events:
             assert isinstance(event, FlowEvent)
             values = event.model_dump(exclude={"type", "bot_id", "workflow_id"}, exclude_unset=True)
-            for name in ("name", "status", "channels"):
-                if name in values and values[name] is None:
-                    raise EventError(where, name, "must not be null")
             if not values:
                 continue
             flow_id = self._flow_ids[(event.bot_id, event.workflow_id)]

@@ -152,7 +152,7 @@ def test_conflict_found_while_applying_is_422_and_writes_nothing(
 
 STORE_LIMITS = [
     (flow(name="Diwali\x00offers"), "name"),
-    (msg("m-1", "u1", "sms", "sent", custom_payload={"k": ["ok", "a\x00b"]}), "custom_payload.k.1"),
+    (msg("m-1", "u1", "sms", "sent", custom_payload={"k": ["ok", "a\x00b"]}), "custom_payload"),
     (flow(audience=2**40), "audience"),
     (flow(created_at=None), "created_at"),
     (act("click", "u1", at="0001-01-01T00:00:00+05:00"), "at"),
@@ -166,6 +166,8 @@ def test_values_the_store_cannot_keep_are_422_naming_the_field(
         response = client.post("/api/v1/events", json=[event])
         assert response.status_code == 422, event
         assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, field)]
+    payload_error = client.post("/api/v1/events", json=[STORE_LIMITS[1][0]]).json()["errors"][0]
+    assert payload_error["message"] == "NUL characters are not allowed (at k.1)"
     assert kpis_of()[0] == 404
 
 

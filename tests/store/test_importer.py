@@ -91,6 +91,13 @@ BAD_NDJSON = [
     ("unknown_field", msg("m2", "u2", "sms", "sent", colour="red"), "events.ndjson:3: colour: unknown"),
     ("unknown_type", {"type": "explode", "bot_id": "b1"}, "events.ndjson:3: type: unknown event type"),
     ("not_json", "{nope", "events.ndjson:3: not valid JSON"),
+    ("nan_in_payload", json.dumps(msg("m2", "u2", "sms", "sent", custom_payload={"x": float("nan")})),
+     "events.ndjson:3: custom_payload: NaN and Infinity are not JSON numbers (at x)"),
+    ("nul_in_comment", msg("m2", "u2", "sms", "failed", comments="a\x00b"),
+     "events.ndjson:3: comments: NUL characters are not allowed"),
+    ("null_flow_name", flow(name=None), "events.ndjson:3: name: must not be null"),
+    ("time_out_of_range", msg("m2", "u2", "sms", "sent", at="0001-01-01T00:00:00+05:00"),
+     "events.ndjson:3: at: time out of range"),
     ("source_changes", msg("m1", "u1", "email", "read"),
      "events.ndjson:3: source: message 'm1' already has source 'sms'"),
 ]  # fmt: skip
