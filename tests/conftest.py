@@ -101,8 +101,8 @@ def store_engine(store_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """An engine on an empty, migrated SQLite store only."""
-    path = tmp_path / "store.db"
+    """An engine on an empty, migrated SQLite store only (its own file, beside ``store_url``'s)."""
+    path = tmp_path / "sqlite-only.db"
     shutil.copy(sqlite_template, path)
     engine = create_db_engine(f"sqlite:///{path}")
     yield engine
