@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from commands.blocks import build_notice_blocks, to_message
-from commands.requests import BadValue
-from commands.service import CommandDeps
+from commands.requests import BadValue, parse_target
+from commands.service import CommandDeps, answer_target
 
 DEPS_KEY = "campaign_report_deps"
 FAILURE = "Sorry, that report could not be produced. Please try again in a minute."
@@ -68,3 +68,27 @@ async def answer_later(
         await deps.respond(response_url, message | fields)
     except Exception:
         logger.exception("sending the answer to Slack's response_url failed")
+
+
+async def answer_report_action(
+    body: dict[str, Any],
+    value: str,
+    context: AsyncBoltContext,
+    logger: logging.Logger,
+    view: str,
+    *,
+    share: bool = False,
+) -> None:
+    """Answer a report button or menu: build ``view`` for the flow and channel ``value`` names.
+
+    The summary is replaced in place (``replace_original``), except when it is shared: then a
+    new ``in_channel`` message is posted and the private copy stays.
+    """
+    deps = deps_of(context)
+    team_id = str((body.get("team") or {}).get("id", ""))
+
+    def build() -> dict[str, Any]:
+        extra = {"user_id": checked_user_id((body.get("user") or {}).get("id"))} if share else {}
+        return answer_target(deps, team_id, parse_target(value), view, **extra)
+
+    await answer_later(deps, body.get("response_url"), logger, build, replace_original=not share)

@@ -7,9 +7,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from commands.listening import answer_later, deps_of
-from commands.requests import parse_target
-from commands.service import answer_target
+from commands.listening import answer_report_action
 
 
 async def answer_open_report(
@@ -19,13 +17,5 @@ async def answer_open_report(
     logger: logging.Logger,
 ) -> None:
     """Replace the message with the summary of the flow the button names."""
-    deps = deps_of(context)
     value = str(action.get("value", ""))
-    team_id = str((body.get("team") or {}).get("id", ""))
-    await answer_later(
-        deps,
-        body.get("response_url"),
-        logger,
-        lambda: answer_target(deps, team_id, parse_target(value), "summary"),
-        replace_original=True,
-    )
+    await answer_report_action(body, value, context, logger, "summary")

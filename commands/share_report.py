@@ -7,9 +7,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from commands.listening import answer_later, checked_user_id, deps_of
-from commands.requests import parse_target
-from commands.service import answer_target
+from commands.listening import answer_report_action
 
 
 async def answer_share_report(
@@ -19,16 +17,5 @@ async def answer_share_report(
     logger: logging.Logger,
 ) -> None:
     """Post the summary ``in_channel``; the private copy stays as it is."""
-    deps = deps_of(context)
     value = str(action.get("value", ""))
-    user = (body.get("user") or {}).get("id")
-    team_id = str((body.get("team") or {}).get("id", ""))
-    await answer_later(
-        deps,
-        body.get("response_url"),
-        logger,
-        lambda: answer_target(
-            deps, team_id, parse_target(value), "share", user_id=checked_user_id(user)
-        ),
-        replace_original=False,
-    )
+    await answer_report_action(body, value, context, logger, "share", share=True)
