@@ -104,13 +104,6 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("time out of range once converted to UTC") from None
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refusing it everywhere keeps both stores alike.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
-
-
 def _json_safe(value: Any) -> Any:
     """Refuse what JSON columns cannot keep: NaN/Infinity and NUL characters, at any depth."""
     stack: list[tuple[str, Any]] = [("", value)]
@@ -137,10 +130,12 @@ MAX_INT = 2**31 - 1  # the store's INTEGER columns on PostgreSQL
 
 # ISO 8601 text only (strict: no Unix numbers); a time without an offset is UTC.
 Time = Annotated[datetime, Field(strict=True), AfterValidator(_as_utc)]
-Text = Annotated[str, AfterValidator(_no_nul)]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
-LongId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
-UserId = Annotated[str, Field(min_length=1, max_length=320, pattern=r"^[^\x00-\x1f]+$")]
+NO_NUL_PATTERN = r"^[^\x00]*$"  # checked in pydantic-core; reported as "NUL characters…"
+Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+ID_PATTERN = r"^[^\x00-\x1f]+$"
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
+LongId = Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
+UserId = Annotated[str, Field(min_length=1, max_length=320, pattern=ID_PATTERN)]
 
 
 class _Event(BaseModel):
@@ -276,6 +271,12 @@ def describe_validation_error(exc: ValidationError) -> tuple[str | None, str]:
     if first["type"].startswith(("datetime_", "date_")):
         example = "2026-11-01T09:00:00Z"
         message = f"expected an ISO 8601 time such as {example}, got {shown(first['input'])}"
+    if first["type"] == "string_pattern_mismatch":
+        pattern = (first.get("ctx") or {}).get("pattern")
+        if pattern == NO_NUL_PATTERN:
+            message = "NUL characters are not allowed"
+        elif pattern == ID_PATTERN:
+            message = "control characters are not allowed"
     if first["type"] == "missing":
         message = "required field is missing"
     if first["type"] == "extra_forbidden":
