@@ -452,10 +452,20 @@ def _tighten_flow_schema(properties: dict[str, Any]) -> None:
     properties["channels"]["items"] = {"type": "string", "pattern": SOURCE_PATTERN.pattern}
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or locked past its timeout: 503, retry later (never a bare 500)."""
+    return JSONResponse(
+        {"detail": "the store is busy or unavailable; retry"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def include_api(app: FastAPI) -> None:
     """Mount ``/api/v1`` on ``app`` and describe its request bodies in ``/openapi.json``."""
     app.include_router(router)
     app.state.ingest_lock = threading.Lock()
+    app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

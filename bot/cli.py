@@ -6,6 +6,7 @@ Every command exits non-zero on failure with a one-line reason on stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from reports.csv_export import expected_rows, export_csv, report_basename
 from reports.flows import FlowLookupError, find_flow
 from reports.kpis import FlowReport, compute_kpis, known_channels
 from reports.pdf import save_pdf
-from store.db import create_db_engine, is_sqlite, is_up_to_date, upgrade_database
+from store.db import DatabaseUrlError, create_db_engine, is_sqlite, is_up_to_date, upgrade_database
 from store.demo import DEFAULT_MESSAGES, DEFAULT_SEED, DEMO_WORKFLOW, generate_demo_events
 from store.events import EventError, normalize_source, parse_event
 from store.importer import ImportFailed, import_file
@@ -58,25 +59,33 @@ out = Console()
 err = Console(stderr=True)
 
 
+TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,31}$")
+
+
 class CliError(Exception):
     """A failure to report as one line on stderr."""
 
 
+def _say(message: str) -> None:
+    """One plain line on stderr: no markup, no wrapping (scripts read it)."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
+    """Turn every expected failure into ``error: <one line>`` on stderr and exit status 1."""
     try:
         yield
-    except (CliError, SettingsError, FlowLookupError, EventError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    except (CliError, SettingsError, FlowLookupError, EventError, DatabaseUrlError) as exc:
+        message = str(exc)
+    except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+        message = f"the store refused a value: {str(exc.orig).splitlines()[0]}"
     except sa.exc.OperationalError as exc:
-        err.print(
-            f"error: database unavailable: {exc.orig}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        message = f"database unavailable: {str(exc.orig).splitlines()[0]}"
+    else:
+        return
+    _say(f"error: {message}")
+    raise typer.Exit(1)
 
 
 def _settings() -> Settings:
@@ -159,12 +168,12 @@ def import_(
                 except ImportFailed as exc:
                     failed += 1
                     for error in exc.errors:
-                        progress.console.print(f"{error}", markup=False, highlight=False)
-                    progress.console.print(f"error: {exc}", markup=False, highlight=False)
+                        _say(str(error))
+                    _say(f"error: {exc}")
                     continue
                 except ValueError as exc:
                     failed += 1
-                    progress.console.print(f"error: {exc}", markup=False, highlight=False)
+                    _say(f"error: {exc}")
                     continue
                 result = report.result
                 summary.add_row(
@@ -202,11 +211,10 @@ def demo(
         ) as progress:
             task = progress.add_task("demo", total=None)
             result = ingest_events(engine, events, on_batch=lambda n: progress.advance(task, n))
-        err.print(
+        store = sa.engine.make_url(engine.url).render_as_string(hide_password=True)
+        _say(
             f"Demo data: {result.accepted:,} events accepted, {result.duplicates:,} already "
-            f"loaded, into {settings.DATABASE_URL}",
-            markup=False,
-            highlight=False,
+            f"loaded, into {store}"
         )
         out.print(render_report(_report(engine, DEMO_WORKFLOW, None), settings.report_zone))
         for path in _write_exports(settings, engine, DEMO_WORKFLOW, EXPORT_FORMATS, None):
@@ -263,6 +271,8 @@ def workspace_grant(
 ) -> None:
     """Let a Slack workspace see one bot's flows."""
     with _errors():
+        if not TEAM_ID.match(team_id):
+            raise CliError(f"TEAM_ID: {team_id[:40]!r} is not a Slack team id (like T0123ABCD)")
         engine = _engine(_settings())
         with Session(engine) as session:
             if session.get(Bot, bot_id) is None:
@@ -360,12 +370,9 @@ def api_key_create(
             raise CliError(str(exc)) from None
         sys.stdout.write(created.token + "\n")
         new = " (new bot)" if created.bot_created else ""
-        err.print(
+        _say(
             f"API key {created.prefix}… for bot {created.bot_id!r}{new}. It is shown only "
-            "this once: store it now. Send it as 'Authorization: Bearer <key>'.",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            "this once: store it now. Send it as 'Authorization: Bearer <key>'."
         )
 
 

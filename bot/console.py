@@ -26,7 +26,7 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
     table.add_column("KPI", style="bold")
     table.add_column("Value", justify="right")
     for label, value in rows:
-        table.add_row(label, value)
+        table.add_row(label, Text(value))  # data, never rich markup
     return table
 
 
@@ -89,7 +89,7 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
     reasons.add_column("Messages", justify="right")
     for row in report.channels:
         channels.add_row(
-            row.channel,
+            Text(row.channel),
             fmt_int(row.notifications),
             fmt_pct(row.share),
             fmt_int(row.sent),
@@ -98,7 +98,7 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
             fmt_int(row.failed),
         )
         for reason in row.failure_reasons:
-            reasons.add_row(row.channel, reason.reason, fmt_int(reason.count))
+            reasons.add_row(Text(row.channel), Text(reason.reason), fmt_int(reason.count))
     parts: list[RenderableType] = [heading, overview_table, analysis_table, users_table, channels]
     if reasons.row_count:
         parts.append(reasons)

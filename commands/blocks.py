@@ -74,10 +74,15 @@ def _flow_button(flow: Flow, label: str) -> ButtonElement:
 
 
 def to_message(blocks: Sequence[Block], text: str, **fields: Any) -> dict[str, Any]:
-    """A message payload: blocks (at most ``MAX_BLOCKS``), fallback text, extra fields."""
+    """A message payload: blocks (at most ``MAX_BLOCKS``), fallback text, extra fields.
+
+    ``text`` is plain text; it is escaped here because Slack reads the fallback as mrkdwn in
+    notifications (a flow named ``<!channel>`` must not ping anyone).
+    """
     if len(blocks) > MAX_BLOCKS:
         raise ValueError(f"blocks: {len(blocks)} blocks exceed Slack's {MAX_BLOCKS}")
-    return {"text": truncate(text, SECTION_TEXT), "blocks": [b.to_dict() for b in blocks]} | fields
+    fallback = truncate(escape_mrkdwn(text), SECTION_TEXT)
+    return {"text": fallback, "blocks": [b.to_dict() for b in blocks]} | fields
 
 
 def build_usage_blocks() -> list[Block]:

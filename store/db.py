@@ -24,6 +24,10 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/campaign-report.db"
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
+class DatabaseUrlError(ValueError):
+    """``DATABASE_URL`` is not a usable SQLite or PostgreSQL URL; the message names it."""
+
+
 def normalize_url(url: str) -> str:
     """Point plain ``postgresql://`` URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgresql://", "postgres://"):
@@ -35,11 +39,16 @@ def normalize_url(url: str) -> str:
 def create_db_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
     """Build the process's engine for ``url`` (SQLite file or PostgreSQL)."""
     url = normalize_url(url)
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    except (sa.exc.ArgumentError, ImportError, OSError, ValueError) as exc:
+        raise DatabaseUrlError(f"DATABASE_URL: {exc}") from None
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
     _configure_sqlite(engine)
     return engine

@@ -110,3 +110,26 @@ def test_flow_list_and_suggestions_are_buttons_with_short_labels() -> None:
     suggested = valid(build_not_found_blocks("l", flows[:5]))
     labels = [e["text"]["text"] for e in suggested[1]["elements"]]
     assert len(labels) == 5 and all(len(label) <= 75 for label in labels)
+
+
+def test_fallback_text_cannot_ping_or_link() -> None:
+    from commands.blocks import to_message
+    from commands.report_blocks import summary_text
+
+    hostile = report(name="<!channel> <https://evil.example|Click> & more")
+    blocks = build_summary_blocks(hostile, flow_id=1, channels=["sms"], zone=UTC_ZONE)
+    message = to_message(blocks, summary_text(hostile))
+    assert message["text"].startswith("&lt;!channel&gt; &lt;https://evil.example|Click&gt; &amp;")
+    # plain_text never renders mentions or links; every mrkdwn text must be escaped
+    mrkdwn = [d["text"] for d in _dicts(message["blocks"]) if d.get("type") == "mrkdwn"]
+    assert not any("<!channel>" in text or "<https://evil" in text for text in mrkdwn)
+
+
+def _dicts(value: object):
+    if isinstance(value, dict):
+        yield value
+        for child in value.values():
+            yield from _dicts(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _dicts(child)
