@@ -134,7 +134,7 @@ def test_bad_setting_stops_with_its_name(tmp_path: Path) -> None:
 
 
 def test_workspace_grant_needs_a_known_bot(loaded: Path) -> None:
-    assert run(loaded, "workspace", "grant", "T1", "b1").returncode == 0
-    result = run(loaded, "workspace", "grant", "T1", "nobody")
+    assert run(loaded, "workspace", "grant", "T0TEST1", "b1").returncode == 0
+    result = run(loaded, "workspace", "grant", "T0TEST1", "nobody")
     assert result.returncode == 1
     assert "unknown bot 'nobody'" in result.stderr
