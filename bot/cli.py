@@ -30,8 +30,10 @@ from sqlmodel import Session
 
 from bot.console import render_report
 from bot.settings import Settings, SettingsError, load_settings
+from reports.csv_export import expected_rows, export_csv, report_basename
 from reports.flows import FlowLookupError, find_flow
 from reports.kpis import FlowReport, compute_kpis, known_channels
+from reports.pdf import save_pdf
 from store.db import create_db_engine, is_sqlite, is_up_to_date, upgrade_database
 from store.demo import DEFAULT_MESSAGES, DEFAULT_SEED, DEMO_WORKFLOW, generate_demo_events
 from store.events import EventError, normalize_source, parse_event
@@ -200,6 +202,8 @@ def demo(
             highlight=False,
         )
         out.print(render_report(_report(engine, DEMO_WORKFLOW, None), settings.report_zone))
+        for path in _write_exports(settings, engine, DEMO_WORKFLOW, EXPORT_FORMATS, None):
+            typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it
 
 
 @app.command()
@@ -243,6 +247,79 @@ def workspace_grant(
                 session.add(WorkspaceGrant(team_id=team_id, bot_id=bot_id))
                 session.commit()
         out.print(f"Workspace {team_id} can see bot {bot_id}.", highlight=False)
+
+
+EXPORT_FORMATS = ("csv", "pdf")
+
+
+def _parse_formats(text: str) -> tuple[str, ...]:
+    formats = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [part for part in formats if part not in EXPORT_FORMATS]
+    if unknown or not formats:
+        raise CliError(
+            f"--format: unknown format {', '.join(unknown) or text!r}; use csv, pdf or csv,pdf"
+        )
+    return tuple(dict.fromkeys(formats))
+
+
+def _write_exports(
+    settings: Settings,
+    engine: Engine,
+    flow_query: str,
+    formats: tuple[str, ...],
+    out_dir: Path | None,
+) -> list[Path]:
+    """Write the flow's CSV and/or PDF into ``out_dir`` (default REPORTS_DIR); their paths."""
+    directory = out_dir if out_dir is not None else settings.REPORTS_DIR
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"--out: {directory} is not a directory")
+    zone, now = settings.report_zone, utcnow()
+    with Session(engine) as session:
+        flow = find_flow(session, flow_query)
+        report = compute_kpis(session.connection(), flow, now=now)
+        total = expected_rows(session.connection(), flow)
+    base = report_basename(flow, now)
+    written: list[Path] = []
+    try:
+        if "csv" in formats:
+            path = directory / f"{base}.csv"
+            with Progress(
+                TextColumn("Exporting CSV"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("csv", total=total or None)
+                export_csv(engine, flow, path, zone, progress=lambda n: progress.advance(task, n))
+            written.append(path)
+        if "pdf" in formats:
+            path = directory / f"{base}.pdf"
+            save_pdf(report, path, zone, settings.REPORT_PAGE_SIZE)
+            written.append(path)
+    except OSError as exc:
+        raise CliError(f"cannot write the report to {directory}: {exc.strerror or exc}") from None
+    return written
+
+
+@app.command()
+def export(
+    flow: Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")],
+    formats: Annotated[
+        str, typer.Option("--format", help="csv, pdf or csv,pdf.", show_default=True)
+    ] = "csv,pdf",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the files [default: REPORTS_DIR].")
+    ] = None,
+) -> None:
+    """Write a flow's full report: the CSV of every message and/or the PDF with charts."""
+    with _errors():
+        chosen = _parse_formats(formats)
+        settings = _settings()
+        for path in _write_exports(settings, _engine(settings), flow, chosen, out_dir):
+            typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it
 
 
 def main() -> None:

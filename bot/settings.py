@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     PUBLIC_BASE_URL: str = "http://localhost:8000"
     REPORTS_DIR: Path = Path("./var/reports")
     REPORT_TIMEZONE: str = "UTC"
+    REPORT_PAGE_SIZE: Literal["A4", "Letter"] = "A4"
     REPORT_LINK_TTL: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
     REPORT_RETENTION_DAYS: int = Field(default=30, gt=0)
     MAX_ATTACHMENT_MB: float = Field(default=10, gt=0)
@@ -66,6 +67,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown time zone {value!r}; use an IANA name such as Asia/Kolkata"
             ) from None
+        return value
+
+    @field_validator("REPORT_PAGE_SIZE", mode="before")
+    @classmethod
+    def _page_size(cls, value: object) -> object:
+        # People write "letter" or "a4" in .env files; accept any case.
+        if isinstance(value, str):
+            return {"a4": "A4", "letter": "Letter"}.get(value.strip().lower(), value)
         return value
 
     @field_validator("SLACK_API_URL", "PUBLIC_BASE_URL")
