@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
+from bot.slack import create_slack_app, mount_slack, slack_enabled, socket_mode
 from store.db import create_db_engine
 
 
@@ -20,4 +21,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    if slack_enabled(settings):
+        app.state.slack_app = create_slack_app(settings, app.state.engine)
+        if not socket_mode(settings):
+            mount_slack(app, app.state.slack_app)
     return app

@@ -211,15 +211,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
 ) -> None:
-    """Run the HTTP server (health, and the routes the app registers)."""
+    """Run the HTTP server (health, Slack at /slack/events; Socket Mode with SLACK_APP_TOKEN)."""
     with _errors():
+        import asyncio
+
         import uvicorn
 
         from bot.app import create_app
+        from bot.slack import run_socket_mode, slack_enabled, socket_mode
 
         settings = _settings()
-        engine = _engine(settings)
-        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+        if not slack_enabled(settings):
+            err.print("note: SLACK_BOT_TOKEN is not set, so Slack is off", highlight=False)
+        api = create_app(settings, _engine(settings))
+        server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="info"))
+        if not slack_enabled(settings) or not socket_mode(settings):
+            server.run()
+            return
+
+        async def serve_with_socket_mode() -> None:
+            socket = asyncio.create_task(run_socket_mode(settings, api.state.slack_app))
+            try:
+                await server.serve()
+            finally:
+                socket.cancel()
+
+        asyncio.run(serve_with_socket_mode())
 
 
 @db_app.command("upgrade")

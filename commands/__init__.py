@@ -1,0 +1,38 @@
+"""Slash command and action listeners, wired onto a Bolt app (wiring only)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from commands.blocks import (
+    COMMAND,
+    FILTER_CHANNEL,
+    OPEN_REPORT,
+    SHARE_REPORT,
+    SHOW_CHANNEL_STATS,
+)
+from commands.channel_filter import handle_channel_filter
+from commands.channel_stats import handle_channel_stats
+from commands.listening import DEPS_KEY
+from commands.open_report import handle_open_report
+from commands.report_command import handle_report_command
+from commands.service import CommandDeps
+from commands.share_report import handle_share_report
+
+
+def register(app: AsyncApp, deps: CommandDeps) -> None:
+    """Attach every listener to ``app``; ``deps`` reach them through the context."""
+
+    async def provide_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context[DEPS_KEY] = deps
+        await next()
+
+    app.middleware(provide_deps)
+    app.command(COMMAND)(handle_report_command)
+    app.action(OPEN_REPORT)(handle_open_report)
+    app.action(FILTER_CHANNEL)(handle_channel_filter)
+    app.action(SHOW_CHANNEL_STATS)(handle_channel_stats)
+    app.action(SHARE_REPORT)(handle_share_report)

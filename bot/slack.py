@@ -1,0 +1,111 @@
+"""The Slack side of the app: a Bolt ``AsyncApp``, in HTTP mode or Socket Mode.
+
+Every Web API call goes through one ``AsyncWebClient`` whose base URL is ``SLACK_API_URL``
+(tests and staging point it at a stand-in) and which retries rate limits (429 +
+``Retry-After``) and connection errors with slack_sdk's retry handlers. Answers sent to a
+``response_url`` use the same retry handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings, SettingsError
+from commands import register
+from commands.service import CommandDeps
+
+SLACK_EVENTS_PATH = "/slack/events"
+MAX_RETRIES = 3
+logger = logging.getLogger("campaign_report.slack")
+
+
+def _secret(settings: Settings, name: str) -> str:
+    """The value of a secret setting; empty counts as missing (an empty key signs anything)."""
+    value = getattr(settings, name)
+    if value is None or not value.get_secret_value():
+        raise SettingsError(f"missing setting(s): {name} (see .env.example)")
+    return str(value.get_secret_value())
+
+
+def build_retry_handlers() -> list[AsyncRetryHandler]:
+    """Retry 429s (waiting ``Retry-After``) and dropped connections a few times."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        AsyncConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES),
+    ]
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The one Web API client, pointed at ``SLACK_API_URL``."""
+    token = _secret(settings, "SLACK_BOT_TOKEN")
+    base_url = settings.SLACK_API_URL
+    if not base_url.endswith("/"):
+        base_url += "/"  # slack_sdk appends the method name to the base URL
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=build_retry_handlers(),
+        logger=logger,
+    )
+
+
+def slack_enabled(settings: Settings) -> bool:
+    """True when a bot token is configured (an empty value, as in .env.example, is not)."""
+    token = settings.SLACK_BOT_TOKEN
+    return token is not None and bool(token.get_secret_value())
+
+
+def socket_mode(settings: Settings) -> bool:
+    """True when ``SLACK_APP_TOKEN`` asks for Socket Mode instead of HTTP."""
+    token = settings.SLACK_APP_TOKEN
+    return token is not None and bool(token.get_secret_value())
+
+
+def create_slack_app(settings: Settings, engine: Engine) -> AsyncApp:
+    """The Bolt app with every command and action listener registered."""
+    if socket_mode(settings):
+        # Socket Mode requests come over an authenticated WebSocket, not signed HTTP.
+        app = AsyncApp(client=build_web_client(settings), request_verification_enabled=False)
+    else:
+        app = AsyncApp(
+            client=build_web_client(settings),
+            signing_secret=_secret(settings, "SLACK_SIGNING_SECRET"),
+        )
+    deps = CommandDeps(
+        engine=engine, zone=settings.report_zone, retry_handlers=build_retry_handlers()
+    )
+    register(app, deps)
+    return app
+
+
+def mount_slack(api: FastAPI, slack_app: AsyncApp) -> None:
+    """Serve Slack's slash commands and interactivity at ``POST /slack/events``."""
+    handler = AsyncSlackRequestHandler(slack_app)
+
+    @api.post(SLACK_EVENTS_PATH, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack's signed requests; a bad or stale signature gets 401 from Bolt."""
+        return await handler.handle(request)
+
+
+async def run_socket_mode(settings: Settings, slack_app: AsyncApp) -> None:
+    """Hold a Socket Mode connection until cancelled."""
+    handler = AsyncSocketModeHandler(slack_app, _secret(settings, "SLACK_APP_TOKEN"))
+    await handler.connect_async()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await handler.close_async()

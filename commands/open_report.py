@@ -1,0 +1,34 @@
+"""The "Open report", suggestion and "Back to summary" buttons: show a flow's summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from commands.listening import answer_later, deps_of
+from commands.requests import parse_target
+from commands.service import answer_target
+
+
+async def handle_open_report(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: AsyncBoltContext,
+    logger: logging.Logger,
+) -> None:
+    """Replace the message with the summary of the flow the button names."""
+    await ack()
+    deps = deps_of(context)
+    value = str(action.get("value", ""))
+    team_id = str((body.get("team") or {}).get("id", ""))
+    await answer_later(
+        deps,
+        body.get("response_url"),
+        logger,
+        lambda: answer_target(deps, team_id, parse_target(value), "summary"),
+        replace_original=True,
+    )
