@@ -1,0 +1,48 @@
+"""Job functions: module-level, taking ids only, so APScheduler can persist them.
+
+Each looks up the process's ``Runtime`` (installed by ``SchedulerService``) at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from scheduler.outbox import run_outbox_once
+from scheduler.retention import delete_expired_reports
+from scheduler.runtime import current_runtime
+
+logger = logging.getLogger("campaign_report.jobs")
+MAX_PASSES = 20  # work arriving during a pass is picked up by the next one, up to this many
+
+
+async def process_outbox() -> None:
+    """Render pending report requests and send every due delivery."""
+    runtime = current_runtime()
+    for _ in range(MAX_PASSES):
+        result = await run_outbox_once(runtime)
+        if not (result.rendered or result.sent or result.failed):
+            return
+
+
+async def run_subscription(subscription_id: int) -> None:
+    """Queue subscription ``subscription_id``'s digest, then deliver it."""
+    from scheduler.subscriptions import queue_digest
+
+    runtime = current_runtime()
+    queued = await asyncio.to_thread(queue_digest, runtime, subscription_id)
+    logger.info("subscription %s: %s digest request(s) queued", subscription_id, len(queued))
+    if queued:
+        await process_outbox()
+
+
+async def delete_old_reports() -> None:
+    """Delete report files older than ``REPORT_RETENTION_DAYS``."""
+    runtime = current_runtime()
+    removed = await asyncio.to_thread(
+        delete_expired_reports,
+        runtime.settings.REPORTS_DIR,
+        runtime.settings.REPORT_RETENTION_DAYS,
+        runtime.clock(),
+    )
+    logger.info("retention: %s report file(s) deleted", removed)
