@@ -46,6 +46,7 @@ OPEN_REPORT = "open_report"
 FILTER_CHANNEL = "filter_channel"
 SHOW_CHANNEL_STATS = "show_channel_stats"
 SHARE_REPORT = "share_report"
+DOWNLOAD_REPORT = "download_report"
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -345,6 +346,7 @@ def build_summary_blocks(
             elements=[
                 _channel_menu(flow_id, report.channel, channels),
                 _button("Channel statistics", SHOW_CHANNEL_STATS, target),
+                _button("Download report", DOWNLOAD_REPORT, target),
                 _button("Share in channel", SHARE_REPORT, target, style="primary"),
             ]
         )

@@ -46,3 +46,12 @@ async def delete_old_reports() -> None:
         runtime.clock(),
     )
     logger.info("retention: %s report file(s) deleted", removed)
+
+
+async def sync_subscriptions() -> None:
+    """Give new subscriptions their jobs and drop ended ones (made by any replica)."""
+    from scheduler.subscriptions import schedule_all
+
+    runtime = current_runtime()
+    if runtime.scheduler is not None:
+        await asyncio.to_thread(schedule_all, runtime.engine, runtime.scheduler)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,15 +80,20 @@ def recover_interrupted(runtime: Runtime) -> int:
         ).rowcount
 
 
-def claim_due(runtime: Runtime, now: datetime, limit: int) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries, oldest first (committed before any send)."""
+def claim_due(
+    runtime: Runtime, now: datetime, limit: int, only: Collection[int] | None = None
+) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries, oldest first (committed before any send).
+
+    ``only`` restricts the claim to the deliveries of those report requests.
+    """
     claimed: list[Claimed] = []
+    query = sa.select(_table).where(_table.c.state == "pending", _table.c.next_attempt_at <= now)
+    if only is not None:
+        query = query.where(_table.c.request_id.in_(list(only)))
     with write_transaction(runtime.engine) as conn:
         rows = conn.execute(
-            sa.select(_table)
-            .where(_table.c.state == "pending", _table.c.next_attempt_at <= now)
-            .order_by(_table.c.next_attempt_at, _table.c.id)
-            .limit(limit)
+            query.order_by(_table.c.next_attempt_at, _table.c.id).limit(limit)
         ).all()
         for row in rows:
             taken = conn.execute(
@@ -220,8 +226,12 @@ def _describe(claimed: Claimed) -> str:
     return f"<{prefix}{claimed.recipient}>"
 
 
-async def _render_pending(runtime: Runtime, result: OutboxResult) -> None:
+async def _render_pending(
+    runtime: Runtime, result: OutboxResult, only: Collection[int] | None
+) -> None:
     for request_id in await asyncio.to_thread(pending_request_ids, runtime):
+        if only is not None and request_id not in only:
+            continue
         try:
             if await asyncio.to_thread(render_request, runtime, request_id):
                 result.rendered += 1
@@ -293,10 +303,13 @@ async def _give_up(runtime: Runtime, claimed: Claimed, reason: str) -> None:
     )
 
 
-async def run_outbox_once(runtime: Runtime) -> OutboxResult:
-    """Render pending requests, then send every delivery that is due now."""
+async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None) -> OutboxResult:
+    """Render pending requests, then send every delivery that is due now.
+
+    ``only`` limits the pass to those report requests (a test send from the CLI).
+    """
     result = OutboxResult()
-    await _render_pending(runtime, result)
+    await _render_pending(runtime, result, only)
     email = runtime.email_channel()
     channels: dict[str, Channel | None] = {"email": email, "slack": runtime.slack_channel()}
     contents: dict[tuple[int, str], ReportContent] = {}

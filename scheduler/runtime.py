@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
@@ -45,6 +46,7 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = utcnow
     batch_size: int = 200
+    scheduler: Any = None  # the running AsyncIOScheduler, set by SchedulerService
 
     def smtp_config(self) -> SmtpConfig:
         """The ``SMTP_*`` settings as an ``SmtpConfig``."""

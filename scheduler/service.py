@@ -9,10 +9,10 @@ Until it wins the election a replica stays on standby and tries again every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,6 +26,7 @@ from scheduler.runtime import Runtime, install_runtime
 logger = logging.getLogger("campaign_report.scheduler")
 OUTBOX_JOB = "outbox"
 RETENTION_JOB = "report-retention"
+SYNC_JOB = "subscriptions-sync"
 JOB_DEFAULTS = {
     "coalesce": True,  # a job that missed several runs (downtime) runs once, not N times
     "misfire_grace_time": 3600,
@@ -71,6 +72,7 @@ class SchedulerService:
         scheduler = self._build_scheduler()
         scheduler.start()
         self.scheduler = scheduler
+        self.runtime.scheduler = scheduler
         now = self.runtime.clock()
         scheduler.add_job(
             jobs.process_outbox,
@@ -85,15 +87,15 @@ class SchedulerService:
             id=RETENTION_JOB,
             replace_existing=True,
         )
-        await asyncio.to_thread(self._sync_subscriptions)
+        scheduler.add_job(
+            jobs.sync_subscriptions,
+            IntervalTrigger(seconds=30),
+            id=SYNC_JOB,
+            replace_existing=True,
+            next_run_time=now,
+        )
         self.leading.set()
         logger.info("this process runs the scheduler")
-
-    def _sync_subscriptions(self) -> None:
-        from scheduler.subscriptions import schedule_all
-
-        assert self.scheduler is not None
-        schedule_all(self.runtime.engine, self.scheduler)
 
     async def run(self) -> None:
         """Wait for leadership, run the jobs, step down if the lock is lost; until cancelled."""
@@ -111,15 +113,19 @@ class SchedulerService:
     def _shutdown(self) -> None:
         self.leading.clear()
         scheduler, self.scheduler = self.scheduler, None
+        self.runtime.scheduler = None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
 
     def wake(self, now: datetime | None = None) -> bool:
-        """Run the outbox now instead of at its next poll; False when not the leader."""
+        """Run the outbox and the subscription sync now; False when not the leader."""
         scheduler = self.scheduler
         if scheduler is None or not scheduler.running:
             return False
-        with contextlib.suppress(Exception):
-            scheduler.modify_job(OUTBOX_JOB, next_run_time=now or self.runtime.clock())
-            return True
-        return False
+        moment = now or self.runtime.clock()
+        try:
+            for job_id in (SYNC_JOB, OUTBOX_JOB):
+                scheduler.modify_job(job_id, next_run_time=moment)
+        except JobLookupError:
+            return False
+        return True

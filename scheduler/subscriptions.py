@@ -183,9 +183,7 @@ def crontab_trigger(expression: str, timezone: ZoneInfo | str | None = None) -> 
     minute, hour, day, month, weekday = fields
     if weekday in ("0-6", "1-7", "0-7"):
         weekday = "*"
-    weekday = re.sub(
-        r"(?<![/\d])\d+", lambda m: _CRONTAB_DAYS[int(m.group(0)) % 8], weekday
-    )
+    weekday = re.sub(r"(?<![/\d])\d+", lambda m: _CRONTAB_DAYS[int(m.group(0)) % 8], weekday)
     return CronTrigger(
         minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=timezone
     )
