@@ -143,16 +143,18 @@ def record_failure(
         )
 
 
-def _footer(session: Session, request: ReportRequest) -> tuple[str, str, str | None]:
+def _footer(session: Session, request: ReportRequest, family: str) -> tuple[str, str, str | None]:
     """(heading, subject label, footer) of a request: a download or a digest."""
     if request.kind != "digest" or request.subscription_id is None:
         return "Full report you asked for in Slack", "full report", None
     sub = session.get(Subscription, request.subscription_id)
     schedule = sub.schedule if sub is not None else "digest"
     label = schedule.split()[0] if schedule else "digest"
-    who = f"<@{sub.created_by}>" if sub is not None else "someone"
+    creator = sub.created_by if sub is not None else "someone"
+    # In Slack a mention shows the person's name; an email can only give the user id.
+    who = f"<@{creator}>" if family == "slack" else f"Slack user {creator}"
     footer = (
-        f"Digest {schedule} subscribed by {who} in Slack. "
+        f"Digest {schedule} subscribed in Slack by {who}. "
         f"To stop it: /campaign-report unsubscribe {request.subscription_id}"
     )
     return f"Digest ({schedule})", label, footer
@@ -166,9 +168,7 @@ def load_content(runtime: Runtime, request_id: int, family: str) -> ReportConten
         request = session.get(ReportRequest, request_id)
         if request is None or request.state != "rendered" or not request.kpis:
             raise PermanentDeliveryError("the report was never rendered")
-        heading, label, footer = _footer(session, request)
-        if footer is not None and family == "slack":
-            footer = footer.replace("<@", "").replace(">", "")  # plain text in mrkdwn
+        heading, label, footer = _footer(session, request, family)
     directory = settings.REPORTS_DIR
     pdf = Attachment(directory / request.pdf_file, "application/pdf") if request.pdf_file else None
     csv = Attachment(directory / request.csv_file, "text/csv") if request.csv_file else None
