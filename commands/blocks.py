@@ -99,6 +99,9 @@ def build_usage_blocks() -> list[Block]:
             f"• `{COMMAND} Diwali offers` — a flow's summary (name or workflow id; quotes "
             "allowed)\n"
             f"• `{COMMAND} wf_42 channel:whatsapp` — the summary for one channel\n"
+            f"• `{COMMAND} download Diwali offers` — the full CSV and PDF, by DM or email\n"
+            f"• `{COMMAND} subscribe Diwali offers daily 09:00 to: me` — a digest; "
+            f"`subscriptions`, `unsubscribe ID`\n"
             f"• `{COMMAND} help` — this message"
         ),
         _context("Reports exist for scheduled, live and completed flows."),

@@ -110,7 +110,7 @@ def claim_due(
                         row.recipient,
                         row.owner,
                         row.attempts + 1,
-                        Delivery.model_validate(row._asdict()).deadline_at,
+                        row.deadline_at,
                     )
                 )
     return claimed
