@@ -289,3 +289,14 @@ class Subscription(SQLModel, table=True):
     last_kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # {flow_id: KPI JSON}
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# APScheduler's job table (``SQLAlchemyJobStore``), declared here with the same columns so that
+# migrations create it and schema checks and test clean-ups know it.
+APSCHEDULER_JOBS = sa.Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

@@ -28,6 +28,7 @@ class Mailbox:
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)  # the client's address, per message
     refuse: dict[str, str] = field(default_factory=dict)  # address -> "550 ..." reply
     defer_data: int = 0  # answer the next N DATA commands with 451
     before_accept: Any = None  # callable(session) -> bool: False drops the message
@@ -53,6 +54,7 @@ class Mailbox:
         with self._changed:
             self.messages.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.peers.append(session.peer)
             self._changed.notify_all()
         return "250 Message accepted"
 
@@ -65,10 +67,12 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int | None = None, mailbox: Mailbox | None = None) -> Iterator[Mailbox]:
-    """aiosmtpd on 127.0.0.1:``port`` for the duration of the block."""
+def smtp_server(
+    port: int | None = None, mailbox: Mailbox | None = None, **options: Any
+) -> Iterator[Mailbox]:
+    """aiosmtpd on 127.0.0.1:``port`` for the duration of the block (``options``: TLS, auth)."""
     box = mailbox or Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port or free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=port or free_port(), **options)
     controller.start()
     box.port = controller.port
     try:
