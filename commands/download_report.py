@@ -31,6 +31,7 @@ from commands.requests import BadValue, parse_target
 from commands.service import granted_bot_ids
 from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow
 from scheduler.requests import Recipient, create_download_request
+from scheduler.sessions import write_session
 from store.events import REPORTABLE_FLOW_STATUSES
 from store.models import Flow, utcnow
 
@@ -70,7 +71,7 @@ def queue_download(
     deps: DeliveryDeps, team_id: str, user_id: str, flow: Flow, recipient: Recipient
 ) -> dict[str, Any]:
     """Store the request and say where the report goes."""
-    with Session(deps.engine) as session:
+    with write_session(deps.engine) as session:
         created = create_download_request(
             session,
             flow=flow,

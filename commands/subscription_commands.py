@@ -34,6 +34,7 @@ from commands.subscription_blocks import (
     describe_subscription,
 )
 from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow
+from scheduler.sessions import write_session
 from scheduler.subscriptions import (
     ALL_FLOWS,
     SubscriptionError,
@@ -89,7 +90,7 @@ def subscribe(deps: DeliveryDeps, team_id: str, user_id: str, text: str) -> dict
         )
     except SubscriptionError as exc:
         return _notice(str(exc))
-    with Session(deps.engine) as session:
+    with write_session(deps.engine) as session:
         bots = granted_bot_ids(session, team_id)
         if not bots:
             return _notice("This workspace cannot see any bot's flows yet.")
@@ -140,7 +141,7 @@ def unsubscribe(deps: DeliveryDeps, team_id: str, text: str) -> dict[str, Any]:
         return _notice(
             "Write: unsubscribe ID (the number shown by /campaign-report subscriptions)."
         )
-    with Session(deps.engine) as session:
+    with write_session(deps.engine) as session:
         subscription = session.get(Subscription, int(raw))
         if subscription is None or subscription.team_id != team_id or not subscription.active:
             return _notice(f"There is no subscription #{raw} in this workspace.")

@@ -147,7 +147,8 @@ def build_subject(report: FlowReport, label: str, now: datetime, zone: ZoneInfo)
     analysis = report.analysis
     parts = [f"{fmt_pct(analysis.delivery_rate)} delivered"]
     if report.overview.goal_conversion is not None:
-        parts.append(f"{fmt_int(report.overview.goal_conversion)} goals")
+        goals = report.overview.goal_conversion
+        parts.append(f"{fmt_int(goals)} goal{'' if goals == 1 else 's'}")
     local = now.astimezone(zone)
     name = truncate(report.flow.name, SUBJECT_NAME)
     return f"[Campaign report] {name} — {', '.join(parts)} ({label}, {local.day} {local:%b})"

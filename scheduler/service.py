@@ -22,6 +22,7 @@ from scheduler import jobs
 from scheduler.leader import LeaderLock
 from scheduler.outbox import recover_interrupted
 from scheduler.runtime import Runtime, install_runtime
+from scheduler.sessions import immediate
 
 logger = logging.getLogger("campaign_report.scheduler")
 OUTBOX_JOB = "outbox"
@@ -57,7 +58,8 @@ class SchedulerService:
         self.leading = asyncio.Event()
 
     def _build_scheduler(self) -> AsyncIOScheduler:
-        store = SQLAlchemyJobStore(engine=self.runtime.engine)
+        # APScheduler reads then writes its job rows: take SQLite's write lock up front.
+        store = SQLAlchemyJobStore(engine=immediate(self.runtime.engine))
         return AsyncIOScheduler(
             jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone="UTC"
         )

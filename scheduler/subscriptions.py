@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from reports.kpis import compute_kpis
 from scheduler.content import kpis_changed
 from scheduler.runtime import Runtime
+from scheduler.sessions import write_session
 from store.events import REPORTABLE_FLOW_STATUSES
 from store.models import Delivery, Flow, ReportRequest, Subscription, WorkspaceGrant
 
@@ -240,7 +241,7 @@ def queue_digest(runtime: Runtime, subscription_id: int, *, force: bool = False)
     now = runtime.clock()
     deadline = now + runtime.retry.deadline
     queued: list[int] = []
-    with Session(runtime.engine) as session:
+    with write_session(runtime.engine) as session:
         subscription = session.get(Subscription, subscription_id)
         if subscription is None or not subscription.active:
             return []
