@@ -17,8 +17,8 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +31,10 @@ from store.models import ALL_CHANNELS, Flow, FlowStat, Message
 BATCH_SIZE = 5000
 _FORMULA_START = frozenset(FORMULA_PREFIXES)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_MINUTE, _NO_OFFSET = timedelta(minutes=1), timedelta(0)
+_SQLITE_PRAGMAS = {"temp_store": 1, "cache_size": -8192}  # temporary files; 8 MiB of cache
+_MAX_CACHED_PAYLOADS = 1024
+_MAX_CACHED_PAYLOAD_CHARS = 4096
 _MAX_CACHED_MINUTES = 100_000  # ~70 days of traffic; bounded so memory stays flat
 
 Progress = Callable[[int], None]
@@ -65,11 +69,28 @@ def payload_text(stored: str | None) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-@lru_cache(maxsize=4096)
 def payload_cell(stored: str | None) -> str:
     """A stored JSON payload as a finished CSV cell: compact JSON, guarded and quoted."""
-    # Cached: a campaign usually sends a handful of distinct payloads to many users.
     return csv_cell(guard_cell(payload_text(stored)))
+
+
+def payload_formatter() -> Callable[[str | None], str]:
+    """``payload_cell`` with a bounded cache for one export."""
+    # A campaign usually sends a handful of distinct payloads to many users; only small ones
+    # are kept, and never too many, so memory stays flat whatever the payloads.
+    cells: dict[str | None, str] = {}
+
+    def format_payload(stored: str | None) -> str:
+        cell = cells.get(stored)
+        if cell is None:
+            cell = payload_cell(stored)
+            if stored is None or len(stored) <= _MAX_CACHED_PAYLOAD_CHARS:
+                if len(cells) >= _MAX_CACHED_PAYLOADS:
+                    cells.clear()
+                cells[stored] = cell
+        return cell
+
+    return format_payload
 
 
 TimeFormatter = Callable[[str | None], str]
@@ -89,7 +110,13 @@ def time_formatter(zone: tzinfo) -> TimeFormatter:
         moment = datetime.fromisoformat(stored)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(zone).isoformat()
+        local = moment.astimezone(zone)
+        offset = local.utcoffset() or _NO_OFFSET
+        if offset % _MINUTE:
+            # Local mean time before ~1940 has offsets in seconds, which ISO 8601 (and the
+            # importer) cannot express: keep the instant, show the offset in whole minutes.
+            local = moment.astimezone(timezone(_MINUTE * (offset // _MINUTE)))
+        return local.isoformat()
 
     def minute(key: str) -> tuple[str, str] | None:
         local = datetime.fromisoformat(key).replace(tzinfo=UTC).astimezone(zone)
@@ -170,6 +197,7 @@ def iter_lines(
     bot_id, workflow_id = guard_cell(flow.bot_id), guard_cell(flow.workflow_id)
     bot_cell, workflow_cell = csv_cell(bot_id), csv_cell(workflow_id)
     when = time_formatter(zone)
+    payload_cell = payload_formatter()
     guard = guard_cell
     result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
         _message_query(flow.id, conn.dialect.name)
@@ -236,6 +264,29 @@ def write_csv(
     return rows
 
 
+@contextmanager
+def _small_sqlite_memory(conn: Connection) -> Iterator[None]:
+    """On SQLite, sort in temporary files with a small cache while the export reads."""
+    # The store's connections keep temporary data in memory beside a 64 MiB page cache, which
+    # makes imports fast; but then sorting a flow's messages by Message ID would take memory
+    # in step with the flow. The settings are per connection: they are changed outside any
+    # transaction (SQLite refuses temp_store inside one) and put back afterwards.
+    if conn.dialect.name != "sqlite" or conn.in_transaction():
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    saved = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in _SQLITE_PRAGMAS}
+    for name, value in _SQLITE_PRAGMAS.items():
+        raw.execute(f"PRAGMA {name}={value}")
+    try:
+        yield
+    finally:
+        conn.rollback()  # end the export's read transaction first
+        for name, value in saved.items():
+            raw.execute(f"PRAGMA {name}={int(value)}")
+
+
 def export_csv(
     engine: Engine,
     flow: Flow,
@@ -249,7 +300,11 @@ def export_csv(
     partial = path.with_name(path.name + ".part")
     try:
         # newline="": the lines already end in \r\n (RFC 4180), as the csv module writes them.
-        with partial.open("w", encoding="utf-8", newline="") as out, engine.connect() as conn:
+        with (
+            partial.open("w", encoding="utf-8", newline="") as out,
+            engine.connect() as conn,
+            _small_sqlite_memory(conn),
+        ):
             rows = write_csv(conn, flow, out, zone, progress=progress)
         os.replace(partial, path)
     finally:

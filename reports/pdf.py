@@ -317,7 +317,7 @@ def build_status_bars(channels: list[ChannelStats], width: float, height: float)
     drawing = Drawing(width, height)
     chart = VerticalBarChart()
     chart.x, chart.y = 34, 34
-    chart.width, chart.height = width - 44, height - 52
+    chart.width, chart.height = width - 44, height - 74
     chart.data = [
         [row.sent for row in channels],
         [row.delivered for row in channels],
@@ -328,6 +328,7 @@ def build_status_bars(channels: list[ChannelStats], width: float, height: float)
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7.5
     chart.valueAxis.valueMin = 0
+    chart.valueAxis.rangeRound = "ceiling"  # the top gridline sits above the tallest bar
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = lambda value: f"{value:,.0f}"
@@ -352,11 +353,15 @@ def build_status_bars(channels: list[ChannelStats], width: float, height: float)
     legend = Legend()
     legend.x, legend.y = 34, height - 4
     legend.alignment = "right"
-    legend.columnMaximum = 1
+    legend.columnMaximum = 2  # two rows of two: four in a row do not fit beside the pie
     legend.fontName = FONT
     legend.fontSize = 7.5
     legend.dx = legend.dy = 7
-    legend.deltax = 56
+    legend.deltax = 0  # each column as wide as its own text
+    legend.autoXPadding = 10
+    legend.deltay = 11
+    legend.strokeColor = None
+    legend.strokeWidth = 0
     legend.colorNamePairs = [(colour, name) for name, colour in STATUS_SERIES]
     drawing.add(legend, name="legend")
     return drawing
