@@ -17,19 +17,19 @@ from commands.blocks import (
     SHARE_REPORT,
     SHOW_CHANNEL_STATS,
 )
-from commands.channel_filter import handle_channel_filter
-from commands.channel_stats import handle_channel_stats
+from commands.channel_filter import answer_channel_filter
+from commands.channel_stats import answer_channel_stats
 from commands.delivery_deps import DeliveryDeps, delivery_middleware
-from commands.download_report import handle_download_click
-from commands.listening import DEPS_KEY
-from commands.open_report import handle_open_report
-from commands.report_command import handle_report_command
+from commands.download_report import answer_download_click
+from commands.listening import DEPS_KEY, ack_at_once
+from commands.open_report import answer_open_report
+from commands.report_command import ack_report_command, answer_report_command
 from commands.service import CommandDeps
-from commands.share_report import handle_share_report
+from commands.share_report import answer_share_report
 from commands.subscription_blocks import UNSUBSCRIBE
 from commands.subscription_commands import (
-    handle_subcommand,
-    handle_unsubscribe_click,
+    answer_subcommand,
+    answer_unsubscribe_click,
     is_subcommand,
 )
 
@@ -42,15 +42,16 @@ def register(app: AsyncApp, deps: CommandDeps) -> None:
         await next()
 
     app.middleware(provide_deps)
-    # Subcommands first: Bolt runs the first listener that matches.
-    app.command(COMMAND, matchers=[is_subcommand])(handle_subcommand)
-    app.command(COMMAND)(handle_report_command)
-    app.action(OPEN_REPORT)(handle_open_report)
-    app.action(FILTER_CHANNEL)(handle_channel_filter)
-    app.action(SHOW_CHANNEL_STATS)(handle_channel_stats)
-    app.action(SHARE_REPORT)(handle_share_report)
-    app.action(DOWNLOAD_REPORT)(handle_download_click)
-    app.action(UNSUBSCRIBE)(handle_unsubscribe_click)
+    # ack first, answer later: lazy listeners start after the ack has been sent.
+    # Subcommands come first: Bolt runs only the first listener that matches.
+    app.command(COMMAND, matchers=[is_subcommand])(ack=ack_at_once, lazy=[answer_subcommand])
+    app.command(COMMAND)(ack=ack_report_command, lazy=[answer_report_command])
+    app.action(OPEN_REPORT)(ack=ack_at_once, lazy=[answer_open_report])
+    app.action(FILTER_CHANNEL)(ack=ack_at_once, lazy=[answer_channel_filter])
+    app.action(SHOW_CHANNEL_STATS)(ack=ack_at_once, lazy=[answer_channel_stats])
+    app.action(SHARE_REPORT)(ack=ack_at_once, lazy=[answer_share_report])
+    app.action(DOWNLOAD_REPORT)(ack=ack_at_once, lazy=[answer_download_click])
+    app.action(UNSUBSCRIBE)(ack=ack_at_once, lazy=[answer_unsubscribe_click])
 
 
 def install_delivery(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from commands.listening import answer_later, deps_of
@@ -13,15 +12,13 @@ from commands.requests import parse_target
 from commands.service import answer_target
 
 
-async def handle_channel_stats(
-    ack: AsyncAck,
+async def answer_channel_stats(
     body: dict[str, Any],
     action: dict[str, Any],
     context: AsyncBoltContext,
     logger: logging.Logger,
 ) -> None:
     """Replace the summary with the per-channel view (same channel filter)."""
-    await ack()
     deps = deps_of(context)
     value = str(action.get("value", ""))
     team_id = str((body.get("team") or {}).get("id", ""))

@@ -7,12 +7,10 @@ identical one reused) and the requester is told where the report is going.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
@@ -137,13 +135,13 @@ async def request_download(
     deps, delivery = deps_of(context), delivery_deps_of(context)
     try:
         user_id = checked_user_id(user)
-        found = await asyncio.to_thread(flow_of, delivery)
+        found = await deps.run(lambda: flow_of(delivery))
         if isinstance(found, dict):
             answer: Any = found
         else:
             recipient = await find_recipient(client, user_id)
-            answer = await asyncio.to_thread(
-                queue_download, delivery, team_id, user_id, found, recipient
+            answer = await deps.run(
+                lambda: queue_download(delivery, team_id, user_id, found, recipient)
             )
     except BadValue as exc:
         answer = _notice(f"That request could not be read ({exc}).")
@@ -152,16 +150,14 @@ async def request_download(
     await answer_later(deps, response_url, logger, lambda: answer, replace_original=False)
 
 
-async def handle_download_click(
-    ack: AsyncAck,
+async def answer_download_click(
     body: dict[str, Any],
     action: dict[str, Any],
     context: AsyncBoltContext,
     client: AsyncWebClient,
     logger: logging.Logger,
 ) -> None:
-    """The summary's **Download report** button."""
-    await ack()
+    """The summary's **Download report** button (after the ack)."""
     value = str(action.get("value", ""))
     team_id = str((body.get("team") or {}).get("id", ""))
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from commands.blocks import build_notice_blocks, to_message
@@ -17,6 +17,11 @@ from commands.service import CommandDeps
 DEPS_KEY = "campaign_report_deps"
 FAILURE = "Sorry, that report could not be produced. Please try again in a minute."
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+async def ack_at_once(ack: AsyncAck) -> None:
+    """Acknowledge an interaction; its answer follows from a lazy listener."""
+    await ack()
 
 
 def deps_of(context: AsyncBoltContext) -> CommandDeps:
@@ -50,7 +55,7 @@ async def answer_later(
         logger.error("no response_url in the request; nothing can be answered")
         return
     try:
-        message = await asyncio.to_thread(build)
+        message = await deps.run(build)
     except BadValue as exc:
         # Bad input in the request (a tampered value, an odd user id): say which field.
         logger.warning("rejected a request: %s", exc)

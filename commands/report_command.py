@@ -14,10 +14,8 @@ from commands.requests import CommandSyntaxError, ShowHelp, parse_report_command
 from commands.service import answer_command
 
 
-async def handle_report_command(
-    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, logger: logging.Logger
-) -> None:
-    """Acknowledge at once; usage and syntax errors go in the ack, reports follow later."""
+async def ack_report_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+    """Acknowledge at once: usage and syntax errors go in the ack itself."""
     try:
         request = parse_report_command(command.get("text", ""))
     except CommandSyntaxError as exc:
@@ -27,6 +25,18 @@ async def handle_report_command(
         await ack(**to_message(build_usage_blocks(), "How to use /campaign-report"))
         return
     await ack()
+
+
+async def answer_report_command(
+    command: dict[str, Any], context: AsyncBoltContext, logger: logging.Logger
+) -> None:
+    """After the ack: the list or the summary, sent to the command's ``response_url``."""
+    try:
+        request = parse_report_command(command.get("text", ""))
+    except CommandSyntaxError:
+        return  # already answered in the ack
+    if isinstance(request, ShowHelp):
+        return
     deps = deps_of(context)
     team_id = str(command.get("team_id", ""))
     await answer_later(

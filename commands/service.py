@@ -1,11 +1,14 @@
 """The store side of every answer: who may see what, which flow, which KPIs → a message.
 
-These functions are synchronous (SQLAlchemy); listeners call them through
-``asyncio.to_thread`` after ``ack()`` so the event loop never waits on the database.
+These functions are synchronous (SQLAlchemy); listeners run them on ``CommandDeps.run``'s
+thread after ``ack()`` so the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -19,16 +22,18 @@ from sqlmodel import Session, select
 
 from commands.blocks import (
     build_ambiguous_blocks,
-    build_channel_stats_blocks,
     build_flow_list_blocks,
     build_no_grants_blocks,
     build_not_found_blocks,
     build_not_reportable_blocks,
     build_notice_blocks,
-    build_summary_blocks,
     build_unknown_channel_blocks,
-    summary_text,
     to_message,
+)
+from commands.report_blocks import (
+    build_channel_stats_blocks,
+    build_summary_blocks,
+    summary_text,
 )
 from commands.requests import ListFlows, ShowReport, Target
 from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow, recent_flows
@@ -50,6 +55,20 @@ class CommandDeps:
     engine: Engine
     zone: ZoneInfo
     retry_handlers: list[AsyncRetryHandler] = field(default_factory=list)
+    # Few threads on purpose: report work holds the GIL, and every extra thread delays the
+    # event loop that must send other users' acks within Slack's 3 seconds.
+    # (Measured with bench/bench_slack.py: 1 thread gave the best ack and summary times.)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+    )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CommandDeps:
+        # Bolt deep-copies the request context for lazy listeners; these are process-wide.
+        return self
+
+    async def run(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run blocking store work off the event loop, on the report threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """POST ``message`` to a ``response_url``, retrying 429s and connection errors."""
@@ -67,12 +86,8 @@ def granted_bot_ids(session: Session, team_id: str) -> set[str]:
     return set(rows)
 
 
-def _message(blocks: list[Block], text: str, **fields: Any) -> dict[str, Any]:
-    return to_message(blocks, text, **fields)
-
-
 def _notice(blocks: list[Block], text: str) -> dict[str, Any]:
-    return _message(blocks, text, response_type="ephemeral")
+    return to_message(blocks, text, response_type="ephemeral")
 
 
 def _channel_problem(session: Session, flow: Flow, channel: str | None) -> dict[str, Any] | None:
@@ -105,14 +120,14 @@ def _render(
     report = compute_kpis(conn, flow, channel=channel, now=now)
     if view == "stats":
         blocks = build_channel_stats_blocks(report, flow_id=flow.id, zone=zone)
-        return _message(blocks, summary_text(report), response_type="ephemeral")
+        return to_message(blocks, summary_text(report), response_type="ephemeral")
     channels = known_channels(conn, flow)
     shared_by = user_id if view == "share" else None
     blocks = build_summary_blocks(
         report, flow_id=flow.id, channels=channels, zone=zone, shared_by=shared_by
     )
     response_type = "in_channel" if view == "share" else "ephemeral"
-    return _message(blocks, summary_text(report), response_type=response_type)
+    return to_message(blocks, summary_text(report), response_type=response_type)
 
 
 def answer_command(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from commands.listening import answer_later, checked_user_id, deps_of
@@ -13,15 +12,13 @@ from commands.requests import parse_target
 from commands.service import answer_target
 
 
-async def handle_share_report(
-    ack: AsyncAck,
+async def answer_share_report(
     body: dict[str, Any],
     action: dict[str, Any],
     context: AsyncBoltContext,
     logger: logging.Logger,
 ) -> None:
     """Post the summary ``in_channel``; the private copy stays as it is."""
-    await ack()
     deps = deps_of(context)
     value = str(action.get("value", ""))
     user = (body.get("user") or {}).get("id")

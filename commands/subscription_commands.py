@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
@@ -152,15 +151,13 @@ def unsubscribe(deps: DeliveryDeps, team_id: str, text: str) -> dict[str, Any]:
     return _notice(f"Unsubscribed #{raw}: no more digests from it.")
 
 
-async def handle_subcommand(
-    ack: AsyncAck,
+async def answer_subcommand(
     command: dict[str, Any],
     context: AsyncBoltContext,
     client: AsyncWebClient,
     logger: logging.Logger,
 ) -> None:
-    """Acknowledge, then answer ``download``, ``subscribe``, ``subscriptions``, ``unsubscribe``."""
-    await ack()
+    """After the ack: answer ``download``, ``subscribe``, ``subscriptions``, ``unsubscribe``."""
     word, rest = subcommand_of(str(command.get("text", ""))) or ("", "")
     if word == "download":
         await download_command(unescape_slack(rest), command, context, client, logger)
@@ -178,15 +175,13 @@ async def handle_subcommand(
     await answer_later(deps, command.get("response_url"), logger, build)
 
 
-async def handle_unsubscribe_click(
-    ack: AsyncAck,
+async def answer_unsubscribe_click(
     body: dict[str, Any],
     action: dict[str, Any],
     context: AsyncBoltContext,
     logger: logging.Logger,
 ) -> None:
-    """The list's **Unsubscribe** button: end it and show the list again."""
-    await ack()
+    """The list's **Unsubscribe** button: end it and show the list again (after the ack)."""
     deps, delivery = deps_of(context), delivery_deps_of(context)
     team_id = str((body.get("team") or {}).get("id", ""))
     value = str(action.get("value", ""))

@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block
 
 from commands.blocks import (
-    build_channel_stats_blocks,
     build_flow_list_blocks,
     build_not_found_blocks,
-    build_summary_blocks,
     to_message,
 )
+from commands.report_blocks import build_channel_stats_blocks, build_summary_blocks
 from reports.kpis import (
     Analysis,
     ChannelStats,

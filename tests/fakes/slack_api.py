@@ -1,6 +1,6 @@
 """A Slack Web API stand-in: a real HTTP server on loopback that records every call.
 
-It implements what the app uses — ``auth.test``, ``chat.postMessage``,
+It implements what the app uses — ``auth.test``, ``apps.connections.open``, ``chat.postMessage``,
 ``chat.postEphemeral``, ``chat.update``, ``conversations.open``, ``users.info``,
 ``files.getUploadURLExternal``, the upload URL it hands out, ``files.completeUploadExternal``
 — and ``response_url`` endpoints (``/response/<key>``). Like Slack, it rejects a bad token
@@ -51,11 +51,14 @@ class FakeSlack:
     """The stand-in's state: recorded calls, users, uploads, pending 429s."""
 
     token: str = "xoxb-test-token"
+    app_token: str = "xapp-test-token"  # Socket Mode: apps.connections.open
+    socket_url: str = ""  # what apps.connections.open hands out (see tests/fakes/socket_mode.py)
     team_id: str = "T0TEST"
     bot_user_id: str = "U0BOT"
     bot_id: str = "B0BOT"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
+    echo: Callable[[Call], None] | None = None  # called for every request (the CLI prints)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     _pending_files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -101,6 +104,10 @@ class FakeSlack:
 
     def wait_for_response(self, key: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until the ``response_url`` ``key`` received a message; return its JSON."""
+        return self.wait_for_response_call(key, timeout).data
+
+    def wait_for_response_call(self, key: str, timeout: float = 10.0) -> Call:
+        """Block until the ``response_url`` ``key`` received a message; return the call."""
         path = f"/response/{key}"
 
         def arrived() -> bool:
@@ -110,7 +117,7 @@ class FakeSlack:
             if not self._changed.wait_for(arrived, timeout=timeout):
                 seen = [f"{c.method}:{c.path}:{c.status}" for c in self.calls]
                 raise AssertionError(f"nothing arrived at {path}; got {seen}")
-            return next(c.data for c in self.calls if c.path == path and c.status == 200)
+            return next(c for c in self.calls if c.path == path and c.status == 200)
 
     # -- the HTTP side ---------------------------------------------------------------------
 
@@ -118,6 +125,8 @@ class FakeSlack:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
+        if self.echo is not None:
+            self.echo(call)
 
     def _take_rate_limit(self, method: str) -> int | None:
         with self._changed:
@@ -158,6 +167,8 @@ class FakeSlack:
 
         async def api(request: Request) -> Response:
             method = request.path_params["method"]
+            if method == "apps.connections.open":
+                return await self._dispatch(request, method, _connections_open)
             handler = API_METHODS.get(method, _unknown_method)
             return await self._dispatch(request, method, _authenticated(handler))
 
@@ -227,6 +238,15 @@ def _authenticated(handler: Handler) -> Handler:
         return handler(fake, request, data, raw)
 
     return check
+
+
+def _connections_open(
+    fake: FakeSlack, request: Request, data: dict[str, Any], raw: bytes
+) -> Response:
+    bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if bearer != fake.app_token:
+        return _error("invalid_auth")
+    return _ok(url=fake.socket_url) if fake.socket_url else _error("socket_mode_not_enabled")
 
 
 def _unknown_method(
@@ -367,3 +387,55 @@ def run_fake_slack(**fields: Any) -> Iterator[FakeSlack]:
     with serve_app(fake.build_app()) as base_url:
         fake.base_url = base_url
         yield fake
+
+
+def describe_message(data: dict[str, Any]) -> str:
+    """A message as terminal text: what Slack would show, and each control's id and value."""
+    lines = [f"({data.get('response_type', 'message')}"
+             f"{', replaces the original' if data.get('replace_original') else ''})"]  # fmt: skip
+    for block in data.get("blocks") or []:
+        if block.get("text"):
+            lines.append(block["text"]["text"])
+        lines += [f["text"] for f in block.get("fields", [])]
+        if block["type"] == "context":
+            lines += [e.get("text", "") for e in block["elements"]]
+        controls = list(block.get("elements", [])) if block["type"] == "actions" else []
+        controls += [block["accessory"]] if "accessory" in block else []
+        for control in controls:
+            if control["type"] == "button":
+                lines.append(
+                    f"  [{control['text']['text']}] --action {control['action_id']} "
+                    f"--value '{control['value']}'"
+                )
+            else:
+                for option in control.get("options", []):
+                    lines.append(
+                        f"  [menu: {option['text']['text']}] --action {control['action_id']} "
+                        f"--value '{option['value']}'"
+                    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """``python -m tests.fakes.slack_api [--port 3001]``: run the stand-in, print every call."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Slack Web API stand-in (loopback only).")
+    parser.add_argument("--port", type=int, default=3001)
+    parser.add_argument("--token", default="xoxb-test-token")
+    args = parser.parse_args()
+
+    def echo(call: Call) -> None:
+        print(f"← {call.method} {call.path} → {call.status}", flush=True)
+        if call.method == RESPONSE_URL and call.status == 200:
+            print(describe_message(call.data), flush=True)
+
+    fake = FakeSlack(token=args.token, base_url=f"http://127.0.0.1:{args.port}", echo=echo)
+    print(f"SLACK_API_URL={fake.api_url}\nresponse_url: {fake.response_url('demo')}", flush=True)
+    uvicorn.run(fake.build_app(), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

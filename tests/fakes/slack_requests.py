@@ -93,3 +93,32 @@ def post_signed(
     """POST ``form`` to ``url`` signed with ``secret``."""
     body = urlencode(form).encode()
     return client.post(url, content=body, headers=signed_headers(secret, body, timestamp))
+
+
+def main() -> None:
+    """Send a signed slash command or button click to a running ``campaign-bot serve``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Act as Slack towards campaign-bot serve.")
+    parser.add_argument("text", nargs="?", default="", help="the /campaign-report text")
+    parser.add_argument("--app", default="http://127.0.0.1:8000/slack/events")
+    parser.add_argument("--secret", required=True, help="SLACK_SIGNING_SECRET of the app")
+    parser.add_argument("--team", default="T0TEST", help="Slack team id (see workspace grant)")
+    parser.add_argument("--response-url", default="http://127.0.0.1:3001/response/demo")
+    parser.add_argument("--action", help="click: the control's action id instead of a command")
+    parser.add_argument("--value", default="", help="click: the button's or option's value")
+    args = parser.parse_args()
+    if args.action:
+        control = (selection if args.action == "filter_channel" else button)(
+            args.action, args.value
+        )
+        form = block_action(control, team_id=args.team, response_url=args.response_url)
+    else:
+        form = slash_command(args.text, team_id=args.team, response_url=args.response_url)
+    with httpx.Client(timeout=10) as client:
+        reply = post_signed(client, args.app, args.secret, form)
+    print(f"ack: HTTP {reply.status_code} {reply.text[:2000]}")
+
+
+if __name__ == "__main__":
+    main()

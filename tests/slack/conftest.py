@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from sqlmodel import Session
 
 from bot.app import create_app
 from bot.settings import Settings
+from store.db import create_db_engine
 from store.models import WorkspaceGrant
 from tests.fakes.slack_api import FakeSlack, run_fake_slack
 from tests.fakes.slack_requests import block_action, post_signed, slash_command
@@ -127,11 +130,33 @@ def running_bot(engine: Engine, **settings: Any) -> Iterator[Harness]:
             yield Harness(base_url, fake, engine, http)
 
 
+@pytest.fixture(scope="session")
+def campaigns_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store with ``load_campaigns`` loaded once; tests get copies."""
+    path = tmp_path_factory.mktemp("campaigns") / "campaigns.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    load_campaigns(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def bot(sqlite_engine: Engine) -> Iterator[Harness]:
+def campaigns_engine(campaigns_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh copy of the SQLite store loaded with ``load_campaigns``."""
+    path = tmp_path / "campaigns.db"
+    shutil.copy(campaigns_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def bot(campaigns_engine: Engine) -> Iterator[Harness]:
     """A running bot on a SQLite store loaded with ``load_campaigns``."""
-    load_campaigns(sqlite_engine)
-    with running_bot(sqlite_engine) as harness:
+    with running_bot(campaigns_engine) as harness:
         yield harness
 
 

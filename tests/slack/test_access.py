@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from store.models import Flow
 from tests.fakes.slack_requests import button
-from tests.slack.conftest import OTHER_BOT, Harness
+from tests.slack.conftest import OTHER_BOT, Harness, running_bot
 from tests.slack.test_summary import elements, texts
+from tests.support import flow, ingest
 
 
 def test_help_and_empty_text_answer_in_the_ack(bot: Harness) -> None:
@@ -82,3 +84,14 @@ def test_workspace_without_grants_is_told_how_to_get_access(bot: Harness) -> Non
         "This Slack workspace has not been given access to any bot's campaigns yet. "
         "Ask an admin to run `campaign-bot workspace grant T0NOBODY BOT_ID`."
     )
+
+
+def test_two_flows_with_one_name_are_offered_as_buttons(campaigns_engine: Engine) -> None:
+    ingest(campaigns_engine, flow(workflow_id="wf_43", name="Diwali offers", status="live"))
+    with running_bot(campaigns_engine) as bot:
+        message = bot.ask("diwali offers")
+        labels = [e["text"]["text"] for e in elements(message)]
+        assert texts(message).startswith("“diwali offers” matches 2 flows. Pick one:")
+        assert labels == ["Diwali offers (b1/wf_42)", "Diwali offers (b1/wf_43)"]
+        _, key = bot.click(button("open_report", elements(message)[1]["value"]))
+        assert bot.answer(key)["blocks"][0]["text"]["text"] == "📊 Diwali offers — Live"

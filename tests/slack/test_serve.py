@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from tests.fakes.slack_api import FakeSlack, run_fake_slack
 from tests.fakes.slack_requests import post_signed, slash_command
-from tests.slack.conftest import SECRET, TEAM, load_campaigns
+from tests.fakes.socket_mode import run_socket_mode_server
+from tests.slack.conftest import SECRET, TEAM
 from tests.slack.test_summary import texts
 
 CLI = str(Path(sys.executable).with_name("campaign-bot"))
@@ -29,13 +30,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(sqlite_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
+def served(campaigns_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
     """``campaign-bot serve`` in a subprocess, configured through the environment."""
-    load_campaigns(sqlite_engine)
     port = _free_port()
     with run_fake_slack() as fake:
         env = os.environ | {
-            "DATABASE_URL": sqlite_engine.url.render_as_string(hide_password=False),
+            "DATABASE_URL": campaigns_engine.url.render_as_string(hide_password=False),
             "SLACK_BOT_TOKEN": fake.token,
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": fake.api_url,
@@ -87,3 +87,37 @@ def test_serve_without_signing_secret_stops_naming_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "missing setting(s): SLACK_SIGNING_SECRET" in result.stderr.decode()
+
+
+def test_serve_in_socket_mode_answers_over_the_websocket(
+    campaigns_engine: Engine, tmp_path: Path
+) -> None:
+    with run_fake_slack() as fake, run_socket_mode_server() as socket_mode:
+        fake.socket_url = socket_mode.url
+        env = os.environ | {
+            "DATABASE_URL": campaigns_engine.url.render_as_string(hide_password=False),
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_APP_TOKEN": fake.app_token,
+            "SLACK_SIGNING_SECRET": "",  # not needed: Socket Mode requests are not signed
+            "SLACK_API_URL": fake.api_url,
+        }
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(_free_port())],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            socket_mode.wait_connected()
+            payload = slash_command("help", team_id=TEAM, response_url=fake.response_url("u"))
+            usage = socket_mode.send("slash_commands", payload)
+            payload = slash_command("wf_42", team_id=TEAM, response_url=fake.response_url("s"))
+            socket_mode.send("slash_commands", payload)
+            summary = fake.wait_for_response("s")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert "`/campaign-report list` — recent flows you can open" in texts(usage["payload"])
+    assert summary["blocks"][0]["text"]["text"] == "📊 Diwali offers — Completed"
+    assert [c.method for c in fake.calls][:1] == ["apps.connections.open"]
