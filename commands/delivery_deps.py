@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.engine import Engine
@@ -20,6 +21,11 @@ class DeliveryDeps:
     settings: Settings
     engine: Engine
     wake: Callable[[], None]  # run the outbox / subscription sync now (if we lead)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DeliveryDeps:
+        # Bolt deep-copies the request context for lazy listeners; share, never copy, the
+        # engine and the scheduler hook.
+        return self
 
 
 def delivery_deps_of(context: AsyncBoltContext) -> DeliveryDeps:
