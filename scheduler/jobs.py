@@ -14,15 +14,32 @@ from scheduler.runtime import current_runtime
 
 logger = logging.getLogger("campaign_report.jobs")
 MAX_PASSES = 20  # work arriving during a pass is picked up by the next one, up to this many
+_outbox = {"running": False, "again": False}
+
+
+def rerun_if_running() -> bool:
+    """Ask a running outbox job for one more pass; False when none is running.
+
+    Waking the job through APScheduler while it runs would only log a skipped run.
+    """
+    if _outbox["running"]:
+        _outbox["again"] = True
+        return True
+    return False
 
 
 async def process_outbox() -> None:
     """Render pending report requests and send every due delivery."""
     runtime = current_runtime()
-    for _ in range(MAX_PASSES):
-        result = await run_outbox_once(runtime)
-        if not (result.rendered or result.sent or result.failed):
-            return
+    _outbox["running"] = True
+    try:
+        for _ in range(MAX_PASSES):
+            _outbox["again"] = False
+            result = await run_outbox_once(runtime)
+            if not (result.rendered or result.sent or result.failed or _outbox["again"]):
+                return
+    finally:
+        _outbox["running"] = False
 
 
 async def run_subscription(subscription_id: int) -> None:

@@ -176,14 +176,16 @@ def load_content(runtime: Runtime, request_id: int, family: str) -> ReportConten
         if attachment is not None and not attachment.path.is_file():
             raise PermanentDeliveryError(f"the report file {attachment.filename} is gone")
     csv_link = None
-    too_big = csv is not None and csv.size > settings.MAX_ATTACHMENT_MB * 1024 * 1024
-    if csv is not None and family == "email" and too_big:
+    if csv is not None and family == "email":
+        # Email gets a signed link to the CSV (DESIGN: external users get one), and the file
+        # itself only while it is under MAX_ATTACHMENT_MB.
         secret = runtime.secret
         if secret is not None:
             url = link_url(settings.PUBLIC_BASE_URL, make_token(secret, csv.filename))
             until = expiry(now, settings.REPORT_LINK_TTL).astimezone(settings.report_zone)
             csv_link = Link(csv.filename, url, f"{until.day} {until:%b %Y %H:%M %Z}")
-        csv = None
+        if csv.size > settings.MAX_ATTACHMENT_MB * 1024 * 1024:
+            csv = None
     return build_report_content(
         FlowReport.model_validate(request.kpis),
         request_id=request_id,

@@ -125,8 +125,9 @@ class SchedulerService:
         if scheduler is None or not scheduler.running:
             return False
         moment = now or self.runtime.clock()
+        wanted = [SYNC_JOB] if jobs.rerun_if_running() else [SYNC_JOB, OUTBOX_JOB]
         try:
-            for job_id in (SYNC_JOB, OUTBOX_JOB):
+            for job_id in wanted:
                 scheduler.modify_job(job_id, next_run_time=moment)
         except JobLookupError:
             return False

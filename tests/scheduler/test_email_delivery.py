@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 
+import httpx
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 
+from bot.app import create_app
 from scheduler.outbox import run_outbox_once
 from scheduler.requests import Recipient
+from tests.live_server import serve_app
 from tests.scheduler.conftest import deliveries, load_flow, make_runtime, request_report
 from tests.scheduler.smtp import free_port, smtp_server
 
@@ -94,3 +98,26 @@ async def test_deferred_message_is_retried(sqlite_engine: Engine, tmp_path: Path
         await asyncio.sleep(0.2)
         assert (await run_outbox_once(runtime)).sent == 1
         assert len(box.wait_for(1)) == 1
+
+
+async def test_large_csv_is_linked_and_the_link_downloads_it(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    with smtp_server() as box:
+        runtime = make_runtime(sqlite_engine, tmp_path, SMTP_PORT=box.port, MAX_ATTACHMENT_MB=0.001)
+        request_report(sqlite_engine, Recipient("email", "guest@partner.example"))
+        await run_outbox_once(runtime)
+        [message] = box.wait_for(1)
+    names = [p.get_filename() for p in message.iter_attachments()]
+    assert len(names) == 1 and names[0].endswith(".pdf")  # the CSV is over the limit
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(r"Every message is in the CSV: \S+(/reports/\S+) \(link valid until", text)
+    assert match is not None, text
+    with (
+        serve_app(create_app(runtime.settings, sqlite_engine)) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        response = client.get(match.group(1))
+    assert response.status_code == 200
+    assert response.text.startswith("BotId,UserId,Source,Status")
