@@ -217,15 +217,19 @@ def schedule_all(engine: Engine, scheduler: BaseScheduler) -> None:
 
 
 def subscription_flows(session: Session, subscription: Subscription) -> list[Flow]:
-    """The flows a digest covers: its flow, or every reportable flow the workspace sees."""
-    if subscription.flow_id is not None:
-        flow = session.get(Flow, subscription.flow_id)
-        return [flow] if flow is not None and flow.status in REPORTABLE_FLOW_STATUSES else []
+    """The flows a digest covers: its flow, or every reportable flow the workspace sees.
+
+    Grants are checked at every digest: a workspace whose grant was withdrawn gets nothing.
+    """
     bots = set(
         session.exec(
             select(WorkspaceGrant.bot_id).where(WorkspaceGrant.team_id == subscription.team_id)
         )
     )
+    if subscription.flow_id is not None:
+        flow = session.get(Flow, subscription.flow_id)
+        visible = flow is not None and flow.bot_id in bots
+        return [flow] if visible and flow.status in REPORTABLE_FLOW_STATUSES else []  # type: ignore[list-item, union-attr]
     flows = session.exec(
         select(Flow).where(Flow.bot_id.in_(bots), Flow.status.in_(REPORTABLE_FLOW_STATUSES))  # type: ignore[attr-defined]
     )

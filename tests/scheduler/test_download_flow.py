@@ -5,15 +5,25 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import httpx
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 
+from bot.app import create_app
 from commands.blocks import DOWNLOAD_REPORT
-from tests.fakes.slack_api import UPLOAD
+from tests.fakes.slack_api import UPLOAD, run_fake_slack
 from tests.fakes.slack_requests import button
-from tests.scheduler.bot_harness import GUEST, MEMBER, running_bot_with_scheduler
+from tests.live_server import serve_app
+from tests.scheduler.bot_harness import (
+    GUEST,
+    MEMBER,
+    USERS,
+    bot_settings,
+    running_bot_with_scheduler,
+)
 from tests.scheduler.conftest import deliveries
-from tests.slack.conftest import load_campaigns
+from tests.scheduler.smtp import smtp_server
+from tests.slack.conftest import Harness, load_campaigns
 
 
 def _download_button(harness) -> dict:  # type: ignore[no-untyped-def]
@@ -96,3 +106,20 @@ def test_download_command_sends_the_report(sqlite_engine: Engine, tmp_path: Path
         answer = bot.ask("download wf_42")
         assert "as a Slack DM" in answer["text"]
         bot.fake.wait_for("files.completeUploadExternal", timeout=30)
+
+
+def test_web_only_replica_queues_and_the_elected_scheduler_delivers(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_campaigns(sqlite_engine)
+    with run_fake_slack(users=dict(USERS)) as fake, smtp_server() as mailbox:
+        config = bot_settings(sqlite_engine, tmp_path, fake, mailbox)
+        web_only = create_app(config, sqlite_engine)  # what `serve --no-scheduler` runs
+        with serve_app(web_only) as base, httpx.Client(timeout=10) as http:
+            bot = Harness(base, fake, sqlite_engine, http)
+            _, key = bot.click(_download_button(bot), user_id=MEMBER)
+            assert "as a Slack DM" in bot.answer(key)["text"]
+            assert [d.state for d in deliveries(sqlite_engine)] == ["waiting"]
+            with serve_app(create_app(config, sqlite_engine, scheduler=True)):
+                fake.wait_for("files.completeUploadExternal", timeout=30)
+    assert [d.state for d in deliveries(sqlite_engine)] == ["sent"]

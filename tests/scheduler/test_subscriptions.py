@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 from scheduler.outbox import run_outbox_once
 from scheduler.runtime import Runtime
 from scheduler.subscriptions import create_subscription, parse_subscribe, queue_digest
-from store.models import Flow, utcnow
+from store.models import Flow, WorkspaceGrant, utcnow
 from tests.fakes.slack_api import run_fake_slack
 from tests.fakes.slack_requests import button
 from tests.scheduler.bot_harness import running_bot_with_scheduler
 from tests.scheduler.conftest import deliveries, load_flow, make_runtime
 from tests.scheduler.smtp import smtp_server
-from tests.slack.conftest import grant, load_campaigns
+from tests.slack.conftest import load_campaigns
 from tests.support import act, ingest
 
 CLI = str(Path(sys.executable).with_name("campaign-bot"))
@@ -32,6 +32,9 @@ def subscribe(engine: Engine, text: str, user: str = "U0ALICE") -> int:
     """Store a subscription as ``/campaign-report subscribe <text>`` would; its id."""
     spec = parse_subscribe(text, user, "UTC")
     with Session(engine) as session:
+        if session.get(WorkspaceGrant, ("T0TEST", "b1")) is None:
+            session.add(WorkspaceGrant(team_id="T0TEST", bot_id="b1"))
+            session.commit()
         found = None
         if spec.flow != "all":
             found = session.exec(select(Flow).where(Flow.workflow_id == spec.flow)).one()
@@ -144,7 +147,6 @@ def test_subscribe_list_and_unsubscribe_in_slack(sqlite_engine: Engine, tmp_path
 
 def test_cli_lists_subscriptions_and_sends_one_now(sqlite_engine: Engine, tmp_path: Path) -> None:
     load_flow(sqlite_engine)
-    grant(sqlite_engine)
     sub = subscribe(sqlite_engine, "all weekly MON 08:00 to: ops@acme.example")
     with smtp_server() as box:
         env = os.environ | {
@@ -168,3 +170,16 @@ def test_cli_lists_subscriptions_and_sends_one_now(sqlite_engine: Engine, tmp_pa
     assert "email ops@acme.example: sent" in sent.stdout
     assert message["Subject"].startswith("[Campaign report] Diwali offers")
     assert missing.returncode == 1 and "no active subscription 99" in missing.stderr
+
+
+async def test_no_digest_once_the_workspace_grant_is_withdrawn(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    sub = subscribe(sqlite_engine, "wf_42 daily 09:00 to: ops@acme.example")
+    with Session(sqlite_engine) as session:
+        session.delete(session.get(WorkspaceGrant, ("T0TEST", "b1")))
+        session.commit()
+    runtime = make_runtime(sqlite_engine, tmp_path)
+    assert queue_digest(runtime, sub) == []
+    assert deliveries(sqlite_engine) == []
