@@ -15,21 +15,19 @@ from scheduler.runtime import current_runtime
 logger = logging.getLogger("campaign_report.jobs")
 MAX_PASSES = 20  # work arriving during a pass is picked up by the next one, up to this many
 _outbox = {"running": False, "again": False}
+_drains: set[asyncio.Task[None]] = set()
 
 
 def rerun_if_running() -> bool:
-    """Ask a running outbox job for one more pass; False when none is running.
-
-    Waking the job through APScheduler while it runs would only log a skipped run.
-    """
+    """Ask a running outbox drain for one more pass; False when none is running."""
     if _outbox["running"]:
         _outbox["again"] = True
         return True
     return False
 
 
-async def process_outbox() -> None:
-    """Render pending report requests and send every due delivery."""
+async def drain_outbox() -> None:
+    """Render pending requests and send due deliveries, pass after pass, until none is left."""
     runtime = current_runtime()
     _outbox["running"] = True
     try:
@@ -42,6 +40,32 @@ async def process_outbox() -> None:
         _outbox["running"] = False
 
 
+def cancel_drains() -> None:
+    """Stop outbox passes in flight (this process is no longer the leader)."""
+    for task in list(_drains):
+        task.cancel()
+
+
+def _drain_done(task: asyncio.Task[None]) -> None:
+    _drains.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the outbox pass failed", exc_info=task.exception())
+
+
+async def process_outbox() -> None:
+    """Start an outbox drain (or ask the running one for another pass) and return at once.
+
+    Rendering a large report takes a while; returning at once keeps APScheduler's polls
+    from piling up behind it as "skipped: maximum number of running instances" warnings.
+    """
+    if rerun_if_running():
+        return
+    _outbox["running"] = True  # claimed before the task starts: no second drain in between
+    task = asyncio.create_task(drain_outbox(), name="outbox")
+    _drains.add(task)
+    task.add_done_callback(_drain_done)
+
+
 async def run_subscription(subscription_id: int) -> None:
     """Queue subscription ``subscription_id``'s digest, then deliver it."""
     from scheduler.subscriptions import queue_digest
@@ -49,8 +73,8 @@ async def run_subscription(subscription_id: int) -> None:
     runtime = current_runtime()
     queued = await asyncio.to_thread(queue_digest, runtime, subscription_id)
     logger.info("subscription %s: %s digest request(s) queued", subscription_id, len(queued))
-    if queued:
-        await process_outbox()
+    if queued and not rerun_if_running():
+        await drain_outbox()
 
 
 async def delete_old_reports() -> None:

@@ -114,6 +114,8 @@ class SchedulerService:
 
     def _shutdown(self) -> None:
         self.leading.clear()
+        # A new leader puts rows left "sending" back in the queue: stop sending them here.
+        jobs.cancel_drains()
         scheduler, self.scheduler = self.scheduler, None
         self.runtime.scheduler = None
         if scheduler is not None and scheduler.running:
@@ -125,9 +127,8 @@ class SchedulerService:
         if scheduler is None or not scheduler.running:
             return False
         moment = now or self.runtime.clock()
-        wanted = [SYNC_JOB] if jobs.rerun_if_running() else [SYNC_JOB, OUTBOX_JOB]
         try:
-            for job_id in wanted:
+            for job_id in (SYNC_JOB, OUTBOX_JOB):
                 scheduler.modify_job(job_id, next_run_time=moment)
         except JobLookupError:
             return False
