@@ -101,7 +101,7 @@ def bench_digest(count: int) -> None:
     from scheduler.requests import pending_request_ids, render_request
     from scheduler.runtime import Runtime
     from scheduler.subscriptions import queue_digest
-    from store.models import Flow, Subscription
+    from store.models import Flow, Subscription, WorkspaceGrant
 
     handler = CountingHandler()
     port = _free_port()
@@ -129,6 +129,7 @@ def bench_digest(count: int) -> None:
                     cron="0 9 * * *", recipients=[f"email:{r}" for r in recipients],
                 )  # fmt: skip
                 session.add(sub)
+                session.add(WorkspaceGrant(team_id="T1", bot_id=flow.bot_id))
                 session.commit()
                 assert sub.id is not None
                 sub_id = sub.id
