@@ -32,6 +32,7 @@ from scheduler.content import build_report_content
 from scheduler.delivery.base import (
     Attachment,
     Channel,
+    DeliveryError,
     Link,
     Outgoing,
     PermanentDeliveryError,
@@ -272,7 +273,25 @@ async def _send_one(
         await channel.send(
             Outgoing(claimed.delivery_id, claimed.channel, claimed.recipient, contents[key])
         )
-    except TransientDeliveryError as exc:
+    except DeliveryError as exc:
+        await _after_failure(runtime, claimed, exc, result)
+        return
+    except Exception as exc:
+        # A bug or an unreadable file must not strand the row in "sending": retry it.
+        logger.exception("delivery %s failed unexpectedly", claimed.delivery_id)
+        await _after_failure(
+            runtime, claimed, TransientDeliveryError(f"internal error: {exc}"), result
+        )
+        return
+    await asyncio.to_thread(record_sent, runtime, claimed.delivery_id, runtime.clock())
+    result.sent += 1
+
+
+async def _after_failure(
+    runtime: Runtime, claimed: Claimed, exc: DeliveryError, result: OutboxResult
+) -> None:
+    """Schedule a retry of a transient failure within the deadline; give up otherwise."""
+    if isinstance(exc, TransientDeliveryError):
         now = runtime.clock()
         retry_at = now + runtime.retry.delay(claimed.attempts, exc.retry_after)
         if retry_at <= claimed.deadline_at:
@@ -282,15 +301,11 @@ async def _send_one(
             )
             result.retried += 1
             return
-        await _give_up(runtime, claimed, f"{exc} (gave up after {claimed.attempts} attempts)")
-        result.failed += 1
-        return
-    except PermanentDeliveryError as exc:
-        await _give_up(runtime, claimed, str(exc))
-        result.failed += 1
-        return
-    await asyncio.to_thread(record_sent, runtime, claimed.delivery_id, runtime.clock())
-    result.sent += 1
+        reason = f"{exc} (gave up after {claimed.attempts} attempts)"
+    else:
+        reason = str(exc)
+    await _give_up(runtime, claimed, reason)
+    result.failed += 1
 
 
 async def _give_up(runtime: Runtime, claimed: Claimed, reason: str) -> None:

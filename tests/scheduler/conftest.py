@@ -52,13 +52,15 @@ def make_runtime(engine: Engine, tmp_path: Path, **fields: Any) -> Runtime:
                    retry=FAST_RETRY)  # fmt: skip
 
 
-def request_report(engine: Engine, recipient: Recipient, user: str = "U0ALICE") -> int:
+def request_report(
+    engine: Engine, recipient: Recipient, user: str = "U0ALICE", deadline_s: float = 30
+) -> int:
     """A download request of Diwali offers for ``recipient``; its id."""
     with Session(engine) as session:
         found = session.exec(select(Flow).where(Flow.workflow_id == "wf_42")).one()
         created = create_download_request(
             session, flow=found, team_id="T0TEST", user_id=user, recipient=recipient,
-            now=utcnow(), deadline=timedelta(seconds=30),
+            now=utcnow(), deadline=timedelta(seconds=deadline_s),
         )  # fmt: skip
     return created.request_id
 

@@ -121,3 +121,22 @@ async def test_large_csv_is_linked_and_the_link_downloads_it(
         response = client.get(match.group(1))
     assert response.status_code == 200
     assert response.text.startswith("BotId,UserId,Source,Status")
+
+
+async def test_mail_server_down_past_the_deadline_fails_the_delivery(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    runtime = make_runtime(sqlite_engine, tmp_path, SMTP_PORT=free_port())
+    request_report(sqlite_engine, Recipient("email", "guest@partner.example"), deadline_s=0.3)
+    outcomes = []
+    for _ in range(10):
+        result = await run_outbox_once(runtime)
+        outcomes.append((result.retried, result.failed))
+        if result.failed:
+            break
+        await asyncio.sleep(0.1)
+    [failed] = deliveries(sqlite_engine)
+    assert failed.state == "failed" and failed.attempts >= 2
+    assert outcomes[0] == (1, 0) and outcomes[-1] == (0, 1)
+    assert f"(gave up after {failed.attempts} attempts)" in (failed.last_error or "")
