@@ -13,6 +13,9 @@ from scheduler.delivery.base import Outgoing, ReportContent
 from scheduler.delivery.email import EmailChannel, SmtpConfig
 from tests.scheduler.smtp import smtp_server
 
+# aiosmtpd warns when AUTH does not require STARTTLS; with implicit TLS the link is encrypted.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
 CONTENT = ReportContent(
     request_id=7,
     subject="[Campaign report] Diwali offers\r\nBcc: victim@evil.example",
