@@ -225,6 +225,9 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Web only: leave jobs and deliveries to others.")
+    ] = False,
 ) -> None:
     """Run the HTTP server (health, Slack at /slack/events; Socket Mode with SLACK_APP_TOKEN)."""
     with _errors():
@@ -238,7 +241,7 @@ def serve(
         settings = _settings()
         if not slack_enabled(settings):
             err.print("note: SLACK_BOT_TOKEN is not set, so Slack is off", highlight=False)
-        api = create_app(settings, _engine(settings))
+        api = create_app(settings, _engine(settings), scheduler=not no_scheduler)
         server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="info"))
         if not slack_enabled(settings) or not socket_mode(settings):
             server.run()
@@ -379,3 +382,76 @@ def api_key_create(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+subscriptions_app = typer.Typer(help="Scheduled report digests.", no_args_is_help=True)
+app.add_typer(subscriptions_app, name="subscriptions")
+
+
+@subscriptions_app.command("list")
+def subscriptions_list() -> None:
+    """List active subscriptions: id, workspace, flow, schedule, recipients, next digest."""
+    with _errors():
+        from scheduler.subscriptions import next_run
+        from store.models import Flow, Subscription
+
+        engine = _engine(_settings())
+        table = Table("ID", "Workspace", "Flow", "Schedule", "Recipients", "Next digest (UTC)")
+        with Session(engine) as session:
+            rows = session.exec(
+                sa.select(Subscription).where(Subscription.active).order_by(Subscription.id)
+            ).scalars()
+            for sub in rows:
+                flow = session.get(Flow, sub.flow_id) if sub.flow_id else None
+                upcoming = next_run(sub, utcnow())
+                table.add_row(
+                    str(sub.id),
+                    sub.team_id,
+                    flow.name if flow is not None else "all flows",
+                    f"{sub.schedule} ({sub.timezone})"
+                    + (" if changed" if sub.skip_unchanged else ""),
+                    ", ".join(sub.recipients),
+                    f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "never",
+                )
+        if table.row_count:
+            out.print(table)
+        else:
+            out.print("No active subscriptions.", highlight=False)
+
+
+@subscriptions_app.command("run-now")
+def subscriptions_run_now(
+    subscription_id: Annotated[int, typer.Argument(help="The id `subscriptions list` shows.")],
+) -> None:
+    """Send a subscription's digest now (a test send; the next scheduled one still compares
+    with the previous scheduled digest)."""
+    with _errors():
+        import asyncio
+
+        from scheduler.outbox import run_outbox_once
+        from scheduler.runtime import build_runtime
+        from scheduler.subscriptions import queue_digest
+        from store.models import Delivery, Subscription
+
+        settings = _settings()
+        engine = _engine(settings)
+        with Session(engine) as session:
+            sub = session.get(Subscription, subscription_id)
+            if sub is None or not sub.active:
+                raise CliError(f"no active subscription {subscription_id}")
+        runtime = build_runtime(settings, engine)
+        queued = queue_digest(runtime, subscription_id, force=True)
+        if not queued:
+            raise CliError(f"subscription {subscription_id} covers no reportable flow")
+        asyncio.run(run_outbox_once(runtime, only=queued))
+        with Session(engine) as session:
+            rows = session.exec(
+                sa.select(Delivery).where(Delivery.request_id.in_(queued)).order_by(Delivery.id)
+            ).scalars()
+            problems = 0
+            for row in rows:
+                note = f" ({row.last_error})" if row.last_error else ""
+                typer.echo(f"{row.channel} {row.recipient}: {row.state}{note}")
+                problems += row.state != "sent"
+        if problems:
+            raise CliError(f"{problems} delivery(ies) not sent yet; the scheduler retries them")

@@ -36,6 +36,7 @@ OPEN_REPORT = "open_report"
 FILTER_CHANNEL = "filter_channel"
 SHOW_CHANNEL_STATS = "show_channel_stats"
 SHARE_REPORT = "share_report"
+DOWNLOAD_REPORT = "download_report"
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -94,6 +95,9 @@ def build_usage_blocks() -> list[Block]:
             f"• `{COMMAND} Diwali offers` — a flow's summary (name or workflow id; quotes "
             "allowed)\n"
             f"• `{COMMAND} wf_42 channel:whatsapp` — the summary for one channel\n"
+            f"• `{COMMAND} download Diwali offers` — the full CSV and PDF, by DM or email\n"
+            f"• `{COMMAND} subscribe Diwali offers daily 09:00 to: me` — a digest; "
+            f"`subscriptions`, `unsubscribe ID`\n"
             f"• `{COMMAND} help` — this message"
         ),
         context_block("Reports exist for scheduled, live and completed flows."),

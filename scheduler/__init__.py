@@ -1,0 +1,1 @@
+"""Jobs, report requests, subscriptions and delivery (Slack DM, email) with an outbox."""

@@ -224,3 +224,91 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16, index=True)  # shown to tell keys apart; not secret
     digest: str = Field(max_length=64, unique=True)  # hex SHA-256 of the whole key
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# -- Reports by Slack and email (issue #5): requests, the delivery outbox, subscriptions --------
+
+
+class ReportRequest(SQLModel, table=True):
+    """One rendering of a flow's full report (CSV + PDF), for a button click or a digest.
+
+    ``state``: ``pending`` (to render) → ``rendered`` (files in ``REPORTS_DIR``) or ``failed``.
+    The same user asking for the same flow within minutes reuses the row.
+    """
+
+    __tablename__ = "report_request"
+    __table_args__ = (
+        sa.Index("ix_report_request_reuse", "team_id", "requested_by", "flow_id", "created_at"),
+        sa.Index("ix_report_request_state", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_id: int = Field(foreign_key="flow.id")
+    team_id: str = Field(max_length=32)
+    requested_by: str | None = Field(default=None, max_length=32)  # Slack user id
+    subscription_id: int | None = Field(default=None)
+    kind: str = Field(default="download", max_length=16)  # download | digest
+    state: str = Field(default="pending", max_length=16)
+    csv_file: str | None = Field(default=None, max_length=255)  # names inside REPORTS_DIR
+    pdf_file: str | None = Field(default=None, max_length=255)
+    kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # FlowReport.to_json() rendered
+    previous_kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # a digest's baseline
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    rendered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (report request, recipient) and what became of it.
+
+    ``state``: ``waiting`` (its report is not rendered yet) → ``pending`` → ``sending``
+    (claimed by the runner) → ``sent`` or ``failed``; a transient failure puts it back to
+    ``pending`` with ``next_attempt_at`` pushed back.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "channel", "recipient", name="uq_delivery_recipient"),
+        sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="report_request.id")
+    channel: str = Field(max_length=16)  # slack_user | slack_channel | email
+    recipient: str = Field(max_length=320)
+    owner: str | None = Field(default=None, max_length=32)  # Slack user told about failures
+    state: str = Field(default="waiting", max_length=16)
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deadline_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Subscription(SQLModel, table=True):
+    """A scheduled digest of one flow (or every granted flow) to a list of recipients."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    created_by: str = Field(max_length=32)  # Slack user id
+    flow_id: int | None = Field(default=None, foreign_key="flow.id")  # None: all flows
+    schedule: str = Field(max_length=200)  # as typed, e.g. "daily 09:00"
+    cron: str = Field(max_length=200)  # crontab: minute hour day month day_of_week
+    timezone: str = Field(default="UTC", max_length=64)
+    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # "kind:address"
+    skip_unchanged: bool = False
+    active: bool = True
+    last_kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # {flow_id: KPI JSON}
+    last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# APScheduler's job table (``SQLAlchemyJobStore``), declared here with the same columns so that
+# migrations create it and schema checks and test clean-ups know it.
+APSCHEDULER_JOBS = sa.Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

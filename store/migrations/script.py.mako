@@ -1,7 +1,7 @@
 """${message}
 
 Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n | trim}
+Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
 

@@ -72,14 +72,14 @@ def valid(blocks: list[Block]) -> list[dict]:
     return to_message(blocks, "fallback")["blocks"]
 
 
-def test_summary_has_the_seeds_sections_and_no_download_button() -> None:
+def test_summary_has_the_seeds_sections_and_a_download_button() -> None:
     blocks = valid(build_summary_blocks(report(), flow_id=1, channels=["whatsapp"], zone=UTC_ZONE))
     text = str(blocks)
     assert "Events: 48,210 · Unique clicks: 3,112 · Conversations initiated: 1,904" in text
     assert "Goal conversion: 611 (buy)" in text
     assert "Impressions: 21,430 (92.4% delivery rate)" in text
     assert "Entered 24,100 → In flow 3,020 → Exited 1,220 → Achieved goal 611" in text
-    assert "Download" not in text
+    assert "'text': 'Download report'" in text
 
 
 def test_summary_of_a_huge_flow_keeps_every_limit() -> None:

@@ -68,7 +68,7 @@ def test_summary_shows_the_kpi_engines_numbers(bot_any_store: Harness) -> None:
     assert "*SMS* — 2 notifications: sent 1 · failed 1 _(delivery not reported)_" in shown
     assert "Not a WA number (1, WhatsApp)" in shown
     labels = [e.get("text", {}).get("text") for e in elements(message)]
-    assert labels == [None, "Channel statistics", "Share in channel"]
+    assert labels == [None, "Channel statistics", "Download report", "Share in channel"]
     menu = elements(message)[0]
     assert [o["text"]["text"] for o in menu["options"]] == [
         "All channels",
