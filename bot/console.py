@@ -8,17 +8,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from reports.formatting import fmt_int, fmt_pct
 from reports.kpis import FlowReport
-
-
-def fmt_int(value: int | None, missing: str = "n/a") -> str:
-    """``48,210``, or ``missing`` for a value the channel does not report."""
-    return missing if value is None else f"{value:,}"
-
-
-def fmt_pct(value: float | None, missing: str = "n/a") -> str:
-    """``92.4%``, or ``missing`` when there is nothing to divide by."""
-    return missing if value is None else f"{value:.1f}%"
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:

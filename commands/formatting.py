@@ -10,28 +10,24 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-ELLIPSIS = "…"
+from reports.formatting import (  # noqa: F401  (re-exported for the Block Kit builders)
+    CHANNEL_LABELS,
+    ELLIPSIS,
+    channel_label,
+    escape_mrkdwn,
+    fmt_int,
+    fmt_pct,
+    truncate,
+)
+
 BAR_CELLS = 20
-CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS", "email": "Email", "rcs": "RCS"}
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 _SLACK_ESCAPES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` so user or data text cannot form mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def unescape_slack(text: str) -> str:
     """Undo the escaping Slack applies to the text of slash commands."""
     return re.sub(r"&(?:lt|gt|amp);", lambda m: _SLACK_ESCAPES[m.group(0)], text)
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
 def mrkdwn(text: str, limit: int) -> str:
@@ -41,21 +37,6 @@ def mrkdwn(text: str, limit: int) -> str:
         return escaped
     cut = _ENTITY_TAIL.sub("", escaped[: max(limit - 1, 0)])
     return cut.rstrip() + ELLIPSIS
-
-
-def fmt_int(value: int | None, missing: str = "n/a") -> str:
-    """``48,210``; ``missing`` where the channel does not report the value."""
-    return missing if value is None else f"{value:,}"
-
-
-def fmt_pct(value: float | None, missing: str = "n/a") -> str:
-    """``92.4%``; ``missing`` when there was nothing to divide by."""
-    return missing if value is None else f"{value:.1f}%"
-
-
-def channel_label(channel: str) -> str:
-    """``whatsapp`` → ``WhatsApp``; unknown sources are capitalized."""
-    return CHANNEL_LABELS.get(channel, channel.capitalize())
 
 
 def share_bar(share: float, cells: int = BAR_CELLS) -> str:

@@ -41,6 +41,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from reports.formatting import channel_label, fmt_int, fmt_pct
 from reports.kpis import ChannelStats, FlowReport
 
 PageSize = Literal["A4", "Letter"]
@@ -67,22 +68,6 @@ STATUS_SERIES = (
     ("Read", colors.HexColor("#8b5cf6")),
     ("Failed", colors.HexColor("#ef4444")),
 )
-CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS", "email": "Email", "rcs": "RCS"}
-
-
-def channel_label(source: str) -> str:
-    """``whatsapp`` → ``WhatsApp``; other channels are capitalized."""
-    return CHANNEL_LABELS.get(source, source.capitalize())
-
-
-def fmt_int(value: int | None, missing: str = "n/a") -> str:
-    """``48,210``, or ``missing`` where the channel does not report the value."""
-    return missing if value is None else f"{value:,}"
-
-
-def fmt_pct(value: float | None, missing: str = "n/a") -> str:
-    """``92.4%``, or ``missing`` when there is nothing to divide by."""
-    return missing if value is None else f"{value:.1f}%"
 
 
 def fmt_time(moment: datetime | None, zone: tzinfo) -> str:

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from reports.formatting import channel_label, escape_mrkdwn, fmt_int, fmt_pct, truncate
 from reports.kpis import FlowReport
-from reports.pdf import channel_label, fmt_int, fmt_pct
 from scheduler.delivery.base import Attachment, Link, ReportContent
 
 SUBJECT_NAME = 120  # characters of the flow name in a subject line
@@ -45,16 +45,6 @@ KPI_ROWS: tuple[tuple[str, str, str, bool], ...] = (
     ("Users exited flow", "flow_users", "users_exited_flow", False),
     ("Users achieved goal", "flow_users", "users_achieved_goal", False),
 )
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` so data cannot form Slack mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
