@@ -36,7 +36,6 @@ from store.models import (
     ALL_CHANNELS,
     STAT_COUNTERS,
     Bot,
-    EventReceipt,
     FailureReasonStat,
     Flow,
     FlowStat,
@@ -250,6 +249,24 @@ class _Sql:
             where = " AND ".join(f'"{k}" = {self.mark}' for k in keys)
             self.conn.exec_driver_sql(f'UPDATE "{table}" SET {sets} WHERE {where}', rows)
 
+    def claim_receipts(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Insert ``(bot_id, event_id)`` receipts; returns those that were not there before."""
+        claimed: set[tuple[str, str]] = set()
+        head = "INSERT INTO event_receipt (bot_id, event_id) "
+        tail = " ON CONFLICT DO NOTHING RETURNING bot_id, event_id"
+        if not self.sqlite:
+            bots, ids = [k[0] for k in keys], [k[1] for k in keys]
+            sql = f"{head}SELECT * FROM unnest(%s::text[], %s::text[]){tail}"
+            claimed.update(map(tuple, self.conn.exec_driver_sql(sql, (bots, ids))))
+            return claimed
+        for chunk in _chunks(keys):
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            params = tuple(part for key in chunk for part in key)
+            claimed.update(
+                map(tuple, self.conn.exec_driver_sql(f"{head}VALUES {values}{tail}", params))
+            )
+        return claimed
+
     def select_in(
         self,
         sql: str,
@@ -341,29 +358,18 @@ class Ingestor:
         for _, event in batch:
             event_id = getattr(event, "event_id", None)
             keys.append(None if event_id is None else (event.bot_id, event_id))
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for key in keys:
-            if key is not None:
-                wanted[key[0]].add(key[1])
-        seen: set[tuple[str, str]] = set()
-        query = (
-            "SELECT event_id FROM event_receipt "
-            f"WHERE bot_id = {self.sql.mark} AND event_id IN ({{}})"
-        )
-        for bot_id, ids in wanted.items():
-            rows = self.sql.select_in(query, (bot_id,), sorted(ids))
-            seen.update((bot_id, event_id) for (event_id,) in rows)
+        # Claiming a receipt is the check: the insert skips ids already there and returns
+        # only the ones it wrote, so a fresh id costs one write and no separate look-up.
+        unclaimed = self.sql.claim_receipts(list(dict.fromkeys(k for k in keys if k)))
         fresh: list[tuple[str, AnyEvent]] = []
-        receipts: list[tuple[str, str]] = []
-        for (where, event), key in zip(batch, keys, strict=True):
-            if key is not None:
-                if key in seen:
-                    result.duplicates += 1
-                    continue
-                seen.add(key)
-                receipts.append(key)
-            fresh.append((where, event))
-        self.sql.insert(EventReceipt.__tablename__, ("bot_id", "event_id"), receipts)
+        for item, key in zip(batch, keys, strict=True):
+            if key is None:
+                fresh.append(item)
+            elif key in unclaimed:
+                unclaimed.discard(key)  # a second copy later in the same batch is a duplicate
+                fresh.append(item)
+            else:
+                result.duplicates += 1
         return fresh
 
     def _ensure_flows(self, batch: Sequence[tuple[str, AnyEvent]], result: IngestResult) -> None:
