@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from store.db import write_transaction
 from store.events import AnyEvent, EventError, MessageEvent, parse_event, parse_event_json
-from store.ingest import BATCH_SIZE, Ingestor, IngestResult
+from store.ingest import BATCH_SIZE, Ingestor, IngestResult, fewer_gc_passes
 
 # The seed's CSV export columns, in the seed's order and spelling (contract).
 CSV_COLUMNS: tuple[str, ...] = (
@@ -215,7 +215,7 @@ def import_file(
     report = ImportReport(path)
     errors: list[EventError] = []
     truncated = False
-    with path.open("rb") as raw, write_transaction(engine) as conn:
+    with fewer_gc_passes(), path.open("rb") as raw, write_transaction(engine) as conn:
         stream = io.BufferedReader(_CountingReader(raw, progress))
         ingestor = Ingestor(conn, now=now)
         batch: list[tuple[str, AnyEvent]] = []

