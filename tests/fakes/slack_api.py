@@ -63,6 +63,7 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     _pending_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    _failures: dict[str, list[str]] = field(default_factory=dict)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -79,6 +80,11 @@ class FakeSlack:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
         with self._changed:
             self._rate_limits.setdefault(method, []).extend([retry_after] * times)
+
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": …}``."""
+        with self._changed:
+            self._failures.setdefault(method, []).extend([error] * times)
 
     def calls_to(self, method: str, status: int | None = 200) -> list[Call]:
         """Recorded calls of ``method`` (by default only the ones answered 200)."""
@@ -133,6 +139,11 @@ class FakeSlack:
             pending = self._rate_limits.get(method)
             return pending.pop(0) if pending else None
 
+    def _take_failure(self, method: str) -> str | None:
+        with self._changed:
+            pending = self._failures.get(method)
+            return pending.pop(0) if pending else None
+
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._ids):06d}"
 
@@ -147,6 +158,8 @@ class FakeSlack:
                 status_code=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        elif (error := self._take_failure(method)) is not None:
+            response = _error(error)
         else:
             response = handler(self, request, data, raw)
         self._record(

@@ -123,3 +123,19 @@ def test_web_only_replica_queues_and_the_elected_scheduler_delivers(
             with serve_app(create_app(config, sqlite_engine, scheduler=True)):
                 fake.wait_for("files.completeUploadExternal", timeout=30)
     assert [d.state for d in deliveries(sqlite_engine)] == ["sent"]
+
+
+def test_permanent_slack_refusal_fails_at_once_and_tells_the_owner(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_campaigns(sqlite_engine)
+    with running_bot_with_scheduler(sqlite_engine, tmp_path) as (bot, _mailbox):
+        bot.fake.fail("files.completeUploadExternal", "not_in_channel")
+        bot.click(_download_button(bot), user_id=MEMBER)
+        [told] = bot.fake.wait_for("chat.postMessage", timeout=30)
+    assert "could not be delivered" in told.data["text"]
+    assert "not_in_channel" in told.data["text"]
+    assert told.data["channel"] == "D" + MEMBER
+    refused = [c for c in bot.fake.calls if c.method == "files.completeUploadExternal"]
+    assert len(refused) == 1  # permanent: no retry
+    assert [d.state for d in deliveries(sqlite_engine)] == ["failed"]
