@@ -306,3 +306,28 @@ def parse_event_json(line: str | bytes, where: str) -> FlowEvent | MessageEvent 
 
 
 AnyEvent = FlowEvent | MessageEvent | UserActionEvent
+_EVENT_LIST_ADAPTER: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[Event])  # type: ignore[arg-type]
+
+
+def parse_events_json(lines: list[bytes], wheres: list[str]) -> list[AnyEvent | EventError]:
+    """Validate many NDJSON lines at once; the same result as ``parse_event_json`` per line.
+
+    The lines are validated as one JSON array in a single pydantic-core call. When anything
+    is wrong, or the lines did not make exactly one element each (a line holding two objects,
+    or two lines joining into one), every line is validated on its own to name the problem.
+    """
+    if lines:
+        try:
+            events = _EVENT_LIST_ADAPTER.validate_json(b"[" + b",".join(lines) + b"]")
+        except ValidationError:
+            pass
+        else:
+            if len(events) == len(lines):
+                return list(events)
+    results: list[AnyEvent | EventError] = []
+    for line, where in zip(lines, wheres, strict=True):
+        try:
+            results.append(parse_event_json(line, where))
+        except EventError as exc:
+            results.append(exc)
+    return results

@@ -179,3 +179,18 @@ def test_unsupported_suffix_is_refused(sqlite_engine: Engine, tmp_path: Path) ->
     path.write_bytes(b"PK")
     with pytest.raises(ValueError, match=r"unsupported file type '\.xlsx'"):
         import_file(sqlite_engine, path, now=NOW)
+
+
+def test_lines_are_checked_one_by_one_even_when_validated_together(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # Validated as one JSON array for speed; a line that holds two objects, or two halves of
+    # one object on two lines, must still be refused with their own line numbers.
+    one, two = json.dumps(act("click", "u1")), json.dumps(act("reply", "u2"))
+    path = _ndjson(tmp_path / "events.ndjson", flow(), f"{one},{two}", one[:40], one[40:])
+    with pytest.raises(ImportFailed) as failure:
+        import_file(sqlite_engine, path, now=NOW)
+    assert [e.where for e in failure.value.errors] == [
+        "events.ndjson:2", "events.ndjson:3", "events.ndjson:4"
+    ]  # fmt: skip
+    assert _counts(sqlite_engine) == (0, 0, 0)
