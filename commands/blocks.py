@@ -29,6 +29,7 @@ from commands.formatting import (
     truncate,
 )
 from commands.requests import Target
+from reports.flows import AmbiguousFlow, FlowLookupError, FlowNotFound, FlowNotReportable
 from store.models import Flow
 
 COMMAND = "/campaign-report"
@@ -192,3 +193,21 @@ def build_flow_list_blocks(flows: Sequence[Flow], now: datetime) -> list[Block]:
             )
         )
     return blocks
+
+
+def notice_message(text: str) -> dict[str, Any]:
+    """An ephemeral message of one plain sentence."""
+    return to_message(build_notice_blocks(text), text, response_type="ephemeral")
+
+
+def lookup_failure_message(exc: FlowLookupError) -> dict[str, Any]:
+    """The ephemeral answer when the text names no flow, several, or one without a report."""
+    if isinstance(exc, FlowNotFound):
+        blocks, text = build_not_found_blocks(exc.query, exc.suggestions), "No such flow."
+    elif isinstance(exc, AmbiguousFlow):
+        blocks, text = build_ambiguous_blocks(exc.query, exc.suggestions), "Several flows."
+    elif isinstance(exc, FlowNotReportable):
+        blocks, text = build_not_reportable_blocks(exc.flow), "No report for that flow."
+    else:
+        raise exc
+    return to_message(blocks, text, response_type="ephemeral")

@@ -16,10 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from commands.blocks import (
-    build_ambiguous_blocks,
-    build_not_found_blocks,
     build_not_reportable_blocks,
-    build_notice_blocks,
+    lookup_failure_message,
+    notice_message,
     to_message,
 )
 from commands.delivery_deps import DeliveryDeps, delivery_deps_of
@@ -27,7 +26,7 @@ from commands.formatting import escape_mrkdwn, truncate
 from commands.listening import answer_later, checked_user_id, deps_of
 from commands.requests import BadValue, parse_target
 from commands.service import granted_bot_ids
-from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow
+from reports.flows import FlowLookupError, find_flow
 from scheduler.requests import Recipient, create_download_request
 from scheduler.sessions import write_session
 from store.events import REPORTABLE_FLOW_STATUSES
@@ -61,10 +60,6 @@ async def find_recipient(client: AsyncWebClient, user_id: str) -> Recipient:
     return Recipient("slack_user", user_id)
 
 
-def _notice(text: str) -> dict[str, Any]:
-    return to_message(build_notice_blocks(text), text, response_type="ephemeral")
-
-
 def queue_download(
     deps: DeliveryDeps, team_id: str, user_id: str, flow: Flow, recipient: Recipient
 ) -> dict[str, Any]:
@@ -85,13 +80,13 @@ def queue_download(
     where = (
         "as a Slack DM from me"
         if target.channel == "slack_user"
-        else f"by email to {escape_mrkdwn(mask_email(target.address))}"
+        else f"by email to {mask_email(target.address)}"  # escaped by notice_message
     )
     if created.reused:
         text = f"You asked for the report of “{name}” a moment ago; it is on its way {where}."
     else:
         text = f"Preparing the full report of “{name}” (CSV and PDF). It will arrive {where}."
-    return _notice(text)
+    return notice_message(text)
 
 
 def _visible_flow(deps: DeliveryDeps, team_id: str, flow_id: int) -> Flow | dict[str, Any]:
@@ -99,7 +94,7 @@ def _visible_flow(deps: DeliveryDeps, team_id: str, flow_id: int) -> Flow | dict
         bots = granted_bot_ids(session, team_id)
         flow = session.get(Flow, flow_id)
         if flow is None or flow.bot_id not in bots:
-            return _notice("That flow is no longer available to this workspace.")
+            return notice_message("That flow is no longer available to this workspace.")
         if flow.status not in REPORTABLE_FLOW_STATUSES:
             return to_message(build_not_reportable_blocks(flow), "No report for that flow.")
         session.expunge(flow)
@@ -111,12 +106,8 @@ def _named_flow(deps: DeliveryDeps, team_id: str, query: str) -> Flow | dict[str
         bots = granted_bot_ids(session, team_id)
         try:
             flow = find_flow(session, query, bot_ids=bots)
-        except FlowNotFound as exc:
-            return to_message(build_not_found_blocks(exc.query, exc.suggestions), "No such flow.")
-        except AmbiguousFlow as exc:
-            return to_message(build_ambiguous_blocks(exc.query, exc.suggestions), "Several flows.")
-        except FlowNotReportable as exc:
-            return to_message(build_not_reportable_blocks(exc.flow), "No report for that flow.")
+        except FlowLookupError as exc:
+            return lookup_failure_message(exc)
         session.expunge(flow)
         return flow
 
@@ -144,9 +135,9 @@ async def request_download(
                 lambda: queue_download(delivery, team_id, user_id, found, recipient)
             )
     except BadValue as exc:
-        answer = _notice(f"That request could not be read ({exc}).")
+        answer = notice_message(f"That request could not be read ({exc}).")
     except RecipientUnknown as exc:
-        answer = _notice(f"The report cannot be sent: {exc}.")
+        answer = notice_message(f"The report cannot be sent: {exc}.")
     await answer_later(deps, response_url, logger, lambda: answer, replace_original=False)
 
 

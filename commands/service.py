@@ -21,13 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from commands.blocks import (
-    build_ambiguous_blocks,
     build_flow_list_blocks,
     build_no_grants_blocks,
-    build_not_found_blocks,
     build_not_reportable_blocks,
     build_notice_blocks,
     build_unknown_channel_blocks,
+    lookup_failure_message,
     to_message,
 )
 from commands.report_blocks import (
@@ -36,7 +35,11 @@ from commands.report_blocks import (
     summary_text,
 )
 from commands.requests import ListFlows, ShowReport, Target
-from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow, recent_flows
+from reports.flows import (
+    FlowLookupError,
+    find_flow,
+    recent_flows,
+)
 from reports.kpis import compute_kpis, known_channels
 from store.events import REPORTABLE_FLOW_STATUSES, normalize_source
 from store.models import Flow, WorkspaceGrant, utcnow
@@ -144,12 +147,8 @@ def answer_command(
             return _notice(build_flow_list_blocks(flows, now), "Recent flows")
         try:
             flow = find_flow(session, request.flow, bot_ids=bot_ids)
-        except FlowNotFound as exc:
-            return _notice(build_not_found_blocks(exc.query, exc.suggestions), "No such flow.")
-        except AmbiguousFlow as exc:
-            return _notice(build_ambiguous_blocks(exc.query, exc.suggestions), "Several flows.")
-        except FlowNotReportable as exc:
-            return _notice(build_not_reportable_blocks(exc.flow), "No report for that flow.")
+        except FlowLookupError as exc:
+            return lookup_failure_message(exc)
         problem = _channel_problem(session, flow, request.channel)
         if problem is not None:
             return problem

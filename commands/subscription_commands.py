@@ -15,10 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session, select
 
 from commands.blocks import (
-    build_ambiguous_blocks,
-    build_not_found_blocks,
-    build_not_reportable_blocks,
-    build_notice_blocks,
+    lookup_failure_message,
+    notice_message,
     to_message,
 )
 from commands.delivery_deps import DeliveryDeps, delivery_deps_of
@@ -32,7 +30,7 @@ from commands.subscription_blocks import (
     build_subscriptions_blocks,
     describe_subscription,
 )
-from reports.flows import AmbiguousFlow, FlowNotFound, FlowNotReportable, find_flow
+from reports.flows import FlowLookupError, find_flow
 from scheduler.sessions import write_session
 from scheduler.subscriptions import (
     ALL_FLOWS,
@@ -61,10 +59,6 @@ async def is_subcommand(command: dict[str, Any]) -> bool:
     return subcommand_of(str(command.get("text", ""))) is not None
 
 
-def _notice(text: str) -> dict[str, Any]:
-    return to_message(build_notice_blocks(text), text, response_type="ephemeral")
-
-
 def _line(session: Session, subscription: Subscription) -> SubscriptionLine:
     flow = session.get(Flow, subscription.flow_id) if subscription.flow_id else None
     assert subscription.id is not None
@@ -88,21 +82,17 @@ def subscribe(deps: DeliveryDeps, team_id: str, user_id: str, text: str) -> dict
             spec.recipients, settings.INTERNAL_EMAIL_DOMAINS, settings.ALLOWED_EMAIL_DOMAINS
         )
     except SubscriptionError as exc:
-        return _notice(str(exc))
+        return notice_message(str(exc))
     with write_session(deps.engine) as session:
         bots = granted_bot_ids(session, team_id)
         if not bots:
-            return _notice("This workspace cannot see any bot's flows yet.")
+            return notice_message("This workspace cannot see any bot's flows yet.")
         flow: Flow | None = None
         if unescape_slack(spec.flow).lower() != ALL_FLOWS:
             try:
                 flow = find_flow(session, unescape_slack(spec.flow), bot_ids=bots)
-            except FlowNotFound as exc:
-                return to_message(build_not_found_blocks(exc.query, exc.suggestions), "No flow.")
-            except AmbiguousFlow as exc:
-                return to_message(build_ambiguous_blocks(exc.query, exc.suggestions), "Several.")
-            except FlowNotReportable as exc:
-                return to_message(build_not_reportable_blocks(exc.flow), "No report.")
+            except FlowLookupError as exc:
+                return lookup_failure_message(exc)
         subscription = create_subscription(
             session, spec, team_id=team_id, user_id=user_id, flow=flow, now=utcnow()
         )
@@ -137,18 +127,18 @@ def unsubscribe(deps: DeliveryDeps, team_id: str, text: str) -> dict[str, Any]:
     """End subscription ``text`` (an id) of this workspace."""
     raw = text.strip().lstrip("#")
     if not raw.isdigit() or len(raw) > 18:
-        return _notice(
+        return notice_message(
             "Write: unsubscribe ID (the number shown by /campaign-report subscriptions)."
         )
     with write_session(deps.engine) as session:
         subscription = session.get(Subscription, int(raw))
         if subscription is None or subscription.team_id != team_id or not subscription.active:
-            return _notice(f"There is no subscription #{raw} in this workspace.")
+            return notice_message(f"There is no subscription #{raw} in this workspace.")
         subscription.active = False
         session.add(subscription)
         session.commit()
     deps.wake()
-    return _notice(f"Unsubscribed #{raw}: no more digests from it.")
+    return notice_message(f"Unsubscribed #{raw}: no more digests from it.")
 
 
 async def answer_subcommand(
