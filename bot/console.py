@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reports.formatting import fmt_int, fmt_pct
+from reports.formatting import channel_cells, fmt_int, fmt_pct
 from reports.kpis import FlowReport
 
 
@@ -79,15 +79,7 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
     reasons.add_column("Reason")
     reasons.add_column("Messages", justify="right")
     for row in report.channels:
-        channels.add_row(
-            Text(row.channel),
-            fmt_int(row.notifications),
-            fmt_pct(row.share),
-            fmt_int(row.sent),
-            fmt_int(row.delivered),
-            fmt_int(row.read),
-            fmt_int(row.failed),
-        )
+        channels.add_row(Text(row.channel), *channel_cells(row))
         for reason in row.failure_reasons:
             reasons.add_row(Text(row.channel), Text(reason.reason), fmt_int(reason.count))
     parts: list[RenderableType] = [heading, overview_table, analysis_table, users_table, channels]

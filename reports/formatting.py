@@ -6,6 +6,11 @@ or a channel the same way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reports.kpis import ChannelStats
+
 ELLIPSIS = "…"
 CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS", "email": "Email", "rcs": "RCS"}
 
@@ -35,3 +40,15 @@ def truncate(text: str, limit: int) -> str:
 def escape_mrkdwn(text: str) -> str:
     """Escape ``&``, ``<`` and ``>`` so data text cannot form Slack mentions or links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def channel_cells(row: ChannelStats) -> list[str]:
+    """A channel's numbers as table cells: notifications, share, sent, delivered, read, failed."""
+    return [
+        fmt_int(row.notifications),
+        fmt_pct(row.share),
+        fmt_int(row.sent),
+        fmt_int(row.delivered),
+        fmt_int(row.read),
+        fmt_int(row.failed),
+    ]

@@ -41,7 +41,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports.formatting import channel_label, fmt_int, fmt_pct
+from reports.formatting import channel_cells, channel_label, fmt_int, fmt_pct
 from reports.kpis import ChannelStats, FlowReport
 
 PageSize = Literal["A4", "Letter"]
@@ -377,17 +377,7 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     header = ["Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed"]
     rows: list[list[Any]] = [header]
     for row in channels:
-        rows.append(
-            [
-                channel_label(row.channel),
-                fmt_int(row.notifications),
-                fmt_pct(row.share),
-                fmt_int(row.sent),
-                fmt_int(row.delivered),
-                fmt_int(row.read),
-                fmt_int(row.failed),
-            ]
-        )
+        rows.append([channel_label(row.channel), *channel_cells(row)])
     rows.append(["All channels", fmt_int(report.total_notifications), "100.0%", "", "", "", ""])
     table = Table(rows, colWidths=[width * 0.22] + [width * 0.13] * 6, hAlign="LEFT")
     swatches = [
