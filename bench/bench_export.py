@@ -53,7 +53,7 @@ def _stamp(moment: datetime) -> str:
 def build_store(path: Path) -> None:
     """A migrated SQLite store holding the bench flows, their messages and rollups."""
     from store.db import create_db_engine, upgrade_database
-    from store.ingest import failure_reason, message_counters
+    from store.ingest.rules import failure_reason, message_counters
 
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(path.name + "*"):

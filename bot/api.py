@@ -39,20 +39,17 @@ from reports.flows import FlowNotReportable
 from reports.kpis import FlowReport, compute_kpis, known_channels
 from store.api_keys import verify_api_key
 from store.db import is_sqlite
-from store.events import (
+from store.events import AnyEvent, Event, EventError, FlowEvent
+from store.ingest import IngestResult, ingest_events
+from store.models import Flow, utcnow
+from store.vocabulary import (
     FLOW_STATUSES,
     REPORTABLE_FLOW_STATUSES,
     SOURCE_PATTERN,
     STATUS_RANK,
     STATUS_SYNONYMS,
-    AnyEvent,
-    Event,
-    EventError,
-    FlowEvent,
     normalize_source,
 )
-from store.ingest import IngestResult, ingest_events
-from store.models import Flow, utcnow
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FLOW_BODY_BYTES = 64 * 1024

@@ -37,10 +37,11 @@ from reports.kpis import FlowReport, compute_kpis, known_channels
 from reports.pdf import save_pdf
 from store.db import DatabaseUrlError, create_db_engine, is_sqlite, is_up_to_date, upgrade_database
 from store.demo import DEFAULT_MESSAGES, DEFAULT_SEED, DEMO_WORKFLOW, generate_demo_events
-from store.events import EventError, normalize_source, parse_event
+from store.events import EventError, parse_event
 from store.importer import ImportFailed, import_file
 from store.ingest import ingest_events
 from store.models import Bot, WorkspaceGrant, utcnow
+from store.vocabulary import normalize_source
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",

@@ -29,8 +29,8 @@ from commands.service import granted_bot_ids
 from reports.flows import FlowLookupError, find_flow
 from scheduler.requests import Recipient, create_download_request
 from scheduler.sessions import write_session
-from store.events import REPORTABLE_FLOW_STATUSES
 from store.models import Flow, utcnow
+from store.vocabulary import REPORTABLE_FLOW_STATUSES
 
 DELIVERY_DEADLINE = timedelta(hours=24)
 

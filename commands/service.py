@@ -41,8 +41,8 @@ from reports.flows import (
     recent_flows,
 )
 from reports.kpis import compute_kpis, known_channels
-from store.events import REPORTABLE_FLOW_STATUSES, normalize_source
 from store.models import Flow, WorkspaceGrant, utcnow
+from store.vocabulary import REPORTABLE_FLOW_STATUSES, normalize_source
 
 View = Literal["summary", "stats", "share"]
 

@@ -8,7 +8,7 @@ lazy cursor), so memory does not grow with the flow. The file reads back with
   the importer keeps the whole cell as the comment, which gives the same failure reason;
 * Custom payload is compact JSON, so text, numbers and objects come back as they were;
 * cells that a spreadsheet would run as a formula get a leading ``'``
-  (``store.importer.unescape_cell`` takes it off again).
+  (``store.csv_format.unescape_cell`` takes it off again).
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from store.importer import CSV_COLUMNS, FORMULA_PREFIXES
+from store.csv_format import CSV_COLUMNS, comments_cell, guard_cell
 from store.models import ALL_CHANNELS, Flow, FlowStat, Message
 
 BATCH_SIZE = 5000
-_FORMULA_START = frozenset(FORMULA_PREFIXES)
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MINUTE, _NO_OFFSET = timedelta(minutes=1), timedelta(0)
 _SQLITE_PRAGMAS = {"temp_store": 1, "cache_size": -8192}  # temporary files; 8 MiB of cache
@@ -38,25 +37,6 @@ _MAX_CACHED_PAYLOAD_CHARS = 4096
 _MAX_CACHED_MINUTES = 100_000  # ~70 days of traffic; bounded so memory stays flat
 
 Progress = Callable[[int], None]
-
-
-def guard_cell(value: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula (``=1+1`` → ``'=1+1``)."""
-    if not value:
-        return value
-    first = value[0]
-    if first in _FORMULA_START:
-        return "'" + value
-    # A value that already looks guarded (''…'=…) gets one more quote, so that taking one
-    # off on import gives it back whole.
-    if first == "'" and value.lstrip("'")[:1] in _FORMULA_START:
-        return "'" + value
-    return value
-
-
-def comments_cell(error_code: str | None, comments: str | None) -> str:
-    """``"1408 Not a WhatsApp number"``: the code and the comment, whichever are present."""
-    return " ".join(part for part in (error_code, comments) if part)
 
 
 def payload_text(stored: str | None) -> str:
@@ -209,11 +189,7 @@ def iter_lines(
             user_id, source, status, ip_address, message_id, payload, template_id, sent_by,
             error_code, comments, created, scheduled, updated,
         ) in partition:  # fmt: skip
-            comment = (
-                f"{error_code} {comments}"
-                if error_code and comments
-                else error_code or comments or ""
-            )
+            comment = comments_cell(error_code, comments)
             # This loop runs once per message: rather than quoting cell by cell (the csv
             # module's cost), join the cells and quote only when a joined part holds a quote,
             # line break or more commas than it has cells. Times never need quoting; the

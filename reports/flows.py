@@ -8,8 +8,8 @@ from collections.abc import Collection
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from store.events import REPORTABLE_FLOW_STATUSES
 from store.models import Flow
+from store.vocabulary import REPORTABLE_FLOW_STATUSES
 
 MAX_SUGGESTIONS = 5
 

@@ -28,8 +28,8 @@ from reports.kpis import compute_kpis
 from scheduler.content import kpis_changed
 from scheduler.runtime import Runtime
 from scheduler.sessions import write_session
-from store.events import REPORTABLE_FLOW_STATUSES
 from store.models import Delivery, Flow, ReportRequest, Subscription, WorkspaceGrant
+from store.vocabulary import REPORTABLE_FLOW_STATUSES
 
 logger = logging.getLogger("campaign_report.subscriptions")
 MAX_RECIPIENTS = 20

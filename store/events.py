@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,36 +21,13 @@ from pydantic import (
     field_validator,
 )
 
-# Message status rules (contract): rank decides which status a message keeps.
-STATUS_RANK: dict[str, int] = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
-STATUS_SYNONYMS: dict[str, str] = {
-    "triggered": "queued",
-    "scheduled": "queued",
-    "processing": "queued",
-    "pending": "queued",
-    "opened": "read",
-    "bounced": "failed",
-    "dropped": "failed",
-    "undelivered": "failed",
-    "malformed": "failed",
-    "rejected": "failed",
-}
-FLOW_STATUSES = ("draft", "scheduled", "live", "paused", "completed", "archived")
-REPORTABLE_FLOW_STATUSES = frozenset({"scheduled", "live", "completed"})
-USER_EVENT_TYPES = (
-    "click",
-    "reply",
-    "like",
-    "share",
-    "comment",
-    "conversation_started",
-    "goal_achieved",
-    "flow_entered",
-    "flow_exited",
+from store.vocabulary import (
+    FLOW_STATUSES,
+    USER_EVENT_TYPES,
+    normalize_source,
+    normalize_status,
+    shown,
 )
-ENGAGEMENT_TYPES = frozenset({"click", "reply", "like", "share", "comment"})
-_ZERO = timedelta(0)
-SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
 
 
 class EventError(ValueError):
@@ -65,34 +40,7 @@ class EventError(ValueError):
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
-def shown(value: Any, limit: int = 60) -> str:
-    """A bad value as it appears in an error message: its repr, cut to ``limit``."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@lru_cache(maxsize=4096)
-def normalize_status(value: str) -> str:
-    """Map a message status or synonym (any case) to its canonical name, or raise."""
-    status = value.strip().lower()
-    status = STATUS_SYNONYMS.get(status, status)
-    if status not in STATUS_RANK:
-        raise ValueError(
-            f"unknown status {shown(value)}; expected one of "
-            + ", ".join([*STATUS_RANK, *STATUS_SYNONYMS])
-        )
-    return status
-
-
-@lru_cache(maxsize=4096)
-def normalize_source(value: str) -> str:
-    """Lower-case a channel name and check it is an identifier (``whatsapp``, ``sms``…)."""
-    source = value.strip().lower()
-    if not SOURCE_PATTERN.match(source):
-        raise ValueError(
-            f"invalid source {shown(value)}; expected an identifier such as 'whatsapp'"
-        )
-    return source
+_ZERO = timedelta(0)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -18,28 +18,11 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
+from store.csv_format import CSV_COLUMNS, unescape_cell
 from store.db import write_transaction
 from store.events import AnyEvent, EventError, MessageEvent, parse_event, parse_events_json
 from store.ingest import BATCH_SIZE, Ingestor, IngestResult, fewer_gc_passes
 
-# The seed's CSV export columns, in the seed's order and spelling (contract).
-CSV_COLUMNS: tuple[str, ...] = (
-    "BotId",
-    "UserId",
-    "Source",
-    "Status",
-    "IP Address",
-    "Message ID",
-    "Workflow ID",
-    "Custom payload",
-    "Template ID",
-    "Notification Sent By",
-    "Comments",
-    "Created Time",
-    "Scheduled Time",
-    "Updated Time",
-)
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 MAX_REPORTED_ERRORS = 20
 
@@ -82,13 +65,6 @@ class _CountingReader(io.RawIOBase):
         if self._progress is not None and data:
             self._progress(len(data))
         return len(data)
-
-
-def unescape_cell(value: str) -> str:
-    """Undo the export's formula-injection guard: ``'=1+1`` → ``=1+1``."""
-    if value[:1] == "'" and value.lstrip("'")[:1] in FORMULA_PREFIXES:
-        return value[1:]  # the export adds one quote to text that already looks guarded, too
-    return value
 
 
 def read_ndjson(stream: IO[bytes], name: str) -> Iterator[Item]:

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from reports.csv_export import export_csv, guard_cell, time_formatter
+from reports.csv_export import export_csv, time_formatter
 from reports.flows import find_flow
-from store.importer import CSV_COLUMNS, import_file, unescape_cell
+from store.csv_format import CSV_COLUMNS, guard_cell, unescape_cell
+from store.importer import import_file
 from tests.support import BOT, WF, flow, ingest, kpis, msg
 
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from store.events import STATUS_SYNONYMS, USER_EVENT_TYPES
+from store.vocabulary import STATUS_SYNONYMS, USER_EVENT_TYPES
 from tests.support import ingest, kpis
 
 STATUSES = ["queued", "sent", "failed", "delivered", "read", *STATUS_SYNONYMS]

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.importer import CSV_COLUMNS, ImportFailed, import_file
+from store.csv_format import CSV_COLUMNS
+from store.importer import ImportFailed, import_file
 from store.models import Flow, Message, UserEvent
 from tests.support import NOW, act, flow, kpis, msg
 

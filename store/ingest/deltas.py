@@ -1,0 +1,99 @@
+"""A batch's rollup changes, counted as transitions and expanded into counter rows once."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from store.ingest.rules import CHANNEL_FLAGS, message_counters, user_counters
+from store.models import ALL_CHANNELS, STAT_COUNTERS
+
+
+class StatDeltas:
+    """Counter changes of one batch, kept as counts of *transitions* and expanded once.
+
+    A batch of thousands of events has only a handful of distinct transitions (a whatsapp
+    message going sent → delivered, a user gaining the clicked flag…), so each event costs
+    one dictionary increment and the counters are computed per distinct transition.
+    """
+
+    def __init__(self) -> None:
+        self._events: Counter[tuple[int, str | None, bool]] = Counter()
+        self._messages: Counter[tuple[int, str, str | None, str]] = Counter()
+        self._users: Counter[tuple[int, str, tuple[int, bool], tuple[int, bool], bool]] = Counter()
+        self._reasons: Counter[tuple[int, str, str]] = Counter()
+
+    def event(self, flow_id: int, source: str | None, *, engaged: bool) -> None:
+        """One accepted status or user event."""
+        self._events[(flow_id, source, engaged)] += 1
+
+    def message(self, flow_id: int, source: str, old: str | None, new: str) -> None:
+        """A message appeared (``old`` None) or changed status."""
+        self._messages[(flow_id, source, old, new)] += 1
+
+    def user(
+        self,
+        flow_id: int,
+        source: str,
+        old: tuple[int, bool],
+        new: tuple[int, bool],
+        *,
+        channel: bool,
+    ) -> None:
+        """A user's (flags, reached) changed, flow-wide or on one channel."""
+        self._users[(flow_id, source, old, new, channel)] += 1
+
+    def reason(self, flow_id: int, source: str, reason: str, delta: int) -> None:
+        """Count one more (or one fewer) failed message for a reason."""
+        self._reasons[(flow_id, source, reason)] += delta
+
+    def stat_rows(self) -> list[dict[str, Any]]:
+        totals: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+        for (flow_id, source, engaged), n in self._events.items():
+            for row in (ALL_CHANNELS, source) if source is not None else (ALL_CHANNELS,):
+                totals[(flow_id, row)]["events"] += n
+                totals[(flow_id, row)]["engagement"] += n * engaged
+        for (flow_id, source, old, new), n in self._messages.items():
+            delta = Counter(message_counters(source, new))
+            delta.subtract(message_counters(source, old))
+            for row in (ALL_CHANNELS, source):
+                for name, value in delta.items():
+                    totals[(flow_id, row)][name] += n * value
+        for (flow_id, source, old, new, channel), n in self._users.items():
+            delta = Counter(user_counters(*new, channel=channel))
+            delta.subtract(user_counters(*old, channel=channel))
+            for name, value in delta.items():
+                totals[(flow_id, source)][name] += n * value
+        return [
+            {"flow_id": flow_id, "source": source}
+            | {name: delta.get(name, 0) for name in STAT_COUNTERS}
+            for (flow_id, source), delta in sorted(totals.items())
+            if any(delta.values())
+        ]
+
+    def reason_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"flow_id": f, "source": s, "reason": r, "count": n}
+            for (f, s, r), n in sorted(self._reasons.items())
+            if n
+        ]
+
+
+class UserDeltas:
+    """Flags to set and impression changes per (flow, user) and (flow, user, channel)."""
+
+    def __init__(self) -> None:
+        self.flow: dict[tuple[Any, ...], list[int]] = {}
+        self.channel: dict[tuple[Any, ...], list[int]] = {}
+
+    def touch(
+        self, flow_id: int, user_id: str, source: str | None, *, flags: int, impressions: int
+    ) -> None:
+        """Record that a user gained ``flags`` and ``impressions`` (may be negative)."""
+        entry = self.flow.setdefault((flow_id, user_id), [0, 0])
+        entry[0] |= flags
+        entry[1] += impressions
+        if source is not None and (flags & CHANNEL_FLAGS or impressions):
+            entry = self.channel.setdefault((flow_id, user_id, source), [0, 0])
+            entry[0] |= flags & CHANNEL_FLAGS
+            entry[1] += impressions
