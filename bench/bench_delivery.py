@@ -96,10 +96,10 @@ def bench_digest(count: int) -> None:
     from sqlmodel import Session, select
 
     from bot.settings import Settings
+    from bot.wiring import build_runtime, smtp_config
     from scheduler.delivery.email import build_message
     from scheduler.outbox import load_content, run_outbox_once
     from scheduler.requests import pending_request_ids, render_request
-    from scheduler.runtime import Runtime
     from scheduler.subscriptions import queue_digest
     from store.models import Flow, Subscription, WorkspaceGrant
 
@@ -120,7 +120,7 @@ def bench_digest(count: int) -> None:
                 MAIL_FROM="Campaign reports <reports@acme.example>",
                 SECRET_KEY="bench",  # noqa: S106 (a throw-away key for loopback)
             )
-            runtime = Runtime(settings=settings, engine=engine)
+            runtime = build_runtime(settings, engine, None)
             recipients = [f"user{n}@partner.example" for n in range(count)]
             with Session(engine) as session:
                 flow = session.exec(select(Flow)).one()
@@ -138,8 +138,9 @@ def bench_digest(count: int) -> None:
             for pending in pending_request_ids(runtime):
                 render_request(runtime, pending)
             render_s = time.perf_counter() - start
-            content = load_content(runtime, request_id, "email")
-            message = build_message(content, settings.MAIL_FROM)
+            content = load_content(runtime, request_id)
+            smtp = smtp_config(settings)
+            message = build_message(content, smtp.mail_from, smtp.max_attachment_bytes)
             size = len(message.as_bytes())
             baseline = asyncio.run(_plain_loop(port, message, recipients, "reports@acme.example"))
             start = time.perf_counter()

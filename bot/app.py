@@ -1,4 +1,9 @@
-"""The HTTP application: one FastAPI app for every route (health, Slack, API, downloads)."""
+"""The HTTP application: one FastAPI app for every route (health, Slack, API, downloads).
+
+``create_app`` is the composition root of ``serve``: it builds the engine, the one Slack Web
+API client, the listeners' dependencies and — with ``scheduler`` — the scheduler's runtime,
+and hands each package what it needs.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from bot.api import include_api
-from bot.downloads import router as downloads_router
+from bot.http import include_api
+from bot.http.slack import mount_slack
 from bot.settings import Settings
-from bot.slack import create_slack_app, mount_slack, slack_enabled, socket_mode
-from commands import install_delivery
+from bot.slack import build_web_client, create_slack_app, slack_enabled, socket_mode
+from bot.wiring import build_command_deps, build_runtime
+from scheduler.service import SchedulerService
 from store.db import create_db_engine
 
 
@@ -26,22 +32,18 @@ def create_app(
     (``serve``; ``serve --no-scheduler`` is a web-only replica).
     """
     app = FastAPI(title="campaign-report-bot", version="0.1.0", lifespan=_lifespan)
+    engine = engine or create_db_engine(settings.DATABASE_URL)
     app.state.settings = settings
-    app.state.engine = engine or create_db_engine(settings.DATABASE_URL)
-    app.state.run_scheduler = scheduler
+    app.state.engine = engine
     app.state.scheduler = None
-    app.include_router(downloads_router)
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
     include_api(app)
 
-    if slack_enabled(settings):
-        app.state.slack_app = create_slack_app(settings, app.state.engine)
-        install_delivery(app.state.slack_app, settings, app.state.engine, lambda: _wake(app))
+    client = build_web_client(settings) if slack_enabled(settings) else None
+    if scheduler:
+        app.state.scheduler = SchedulerService(build_runtime(settings, engine, client))
+    if client is not None:
+        deps = build_command_deps(settings, engine, wake=lambda: _wake(app))
+        app.state.slack_app = create_slack_app(settings, client, deps)
         if not socket_mode(settings):
             mount_slack(app, app.state.slack_app)
     return app
@@ -55,14 +57,10 @@ def _wake(app: FastAPI) -> None:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if not app.state.run_scheduler:
+    service: SchedulerService | None = app.state.scheduler
+    if service is None:
         yield
         return
-    from scheduler.runtime import build_runtime
-    from scheduler.service import SchedulerService
-
-    service = SchedulerService(build_runtime(app.state.settings, app.state.engine))
-    app.state.scheduler = service
     task = asyncio.create_task(service.run(), name="scheduler")
     try:
         yield

@@ -1,4 +1,4 @@
-"""The Slack side of the app: a Bolt ``AsyncApp``, in HTTP mode or Socket Mode.
+"""The Slack side of the app: the one Web API client, and a Bolt ``AsyncApp`` on it.
 
 Every Web API call goes through one ``AsyncWebClient`` whose base URL is ``SLACK_API_URL``
 (tests and staging point it at a stand-in) and which retries rate limits (429 +
@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import FastAPI, Request, Response
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -21,13 +19,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.engine import Engine
 
 from bot.settings import Settings, SettingsError
 from commands import register
-from commands.service import CommandDeps
+from commands.deps import CommandDeps
 
-SLACK_EVENTS_PATH = "/slack/events"
 MAX_RETRIES = 3
 logger = logging.getLogger("campaign_report.slack")
 
@@ -74,38 +70,25 @@ def socket_mode(settings: Settings) -> bool:
     return token is not None and bool(token.get_secret_value())
 
 
-def create_slack_app(settings: Settings, engine: Engine) -> AsyncApp:
-    """The Bolt app with every command and action listener registered."""
+def create_slack_app(settings: Settings, client: AsyncWebClient, deps: CommandDeps) -> AsyncApp:
+    """The Bolt app on ``client`` with every command and action listener registered."""
     if socket_mode(settings):
         # Socket Mode requests come over an authenticated WebSocket, not signed HTTP.
         app = AsyncApp(
-            client=build_web_client(settings),
+            client=client,
             request_verification_enabled=False,
             process_before_response=True,
         )
     else:
         app = AsyncApp(
-            client=build_web_client(settings),
+            client=client,
             signing_secret=_secret(settings, "SLACK_SIGNING_SECRET"),
             # The ack is the listener's whole reply; the slow part runs in lazy listeners.
             # (Without this, Bolt polls every 10 ms for the ack, which costs every request.)
             process_before_response=True,
         )
-    deps = CommandDeps(
-        engine=engine, zone=settings.report_zone, retry_handlers=build_retry_handlers()
-    )
     register(app, deps)
     return app
-
-
-def mount_slack(api: FastAPI, slack_app: AsyncApp) -> None:
-    """Serve Slack's slash commands and interactivity at ``POST /slack/events``."""
-    handler = AsyncSlackRequestHandler(slack_app)
-
-    @api.post(SLACK_EVENTS_PATH, include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        """Slack's signed requests; a bad or stale signature gets 401 from Bolt."""
-        return await handler.handle(request)
 
 
 async def run_socket_mode(settings: Settings, slack_app: AsyncApp) -> None:

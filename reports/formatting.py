@@ -6,10 +6,10 @@ or a channel the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
-if TYPE_CHECKING:
-    from reports.kpis import ChannelStats
+from reports.kpis import ChannelStats, FlowReport
 
 ELLIPSIS = "…"
 CHANNEL_LABELS = {"whatsapp": "WhatsApp", "sms": "SMS", "email": "Email", "rcs": "RCS"}
@@ -37,9 +37,57 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` so data text cannot form Slack mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def fmt_moment(moment: datetime | None, zone: tzinfo, missing: str = "—") -> str:
+    """``1 Nov 2026 09:00 IST`` in ``zone`` (the report time zone), or ``missing``."""
+    if moment is None:
+        return missing
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y %H:%M %Z}"
+
+
+def fmt_day(moment: datetime, zone: tzinfo) -> str:
+    """``28 Nov`` in ``zone``."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b}"
+
+
+def fmt_ago(moment: datetime, now: datetime) -> str:
+    """``just now``, ``2 min ago``, ``3 h ago``, ``4 days ago``."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+@dataclass(frozen=True)
+class RankedReason:
+    """A failure reason of one channel, as ranked across every channel of a report."""
+
+    channel: str
+    reason: str
+    count: int
+
+
+def top_failure_reasons(report: FlowReport, limit: int) -> list[RankedReason]:
+    """The report's failure reasons, most failed messages first, over every channel.
+
+    Each channel row carries its own top reasons (the KPI engine's); this is the one ranking
+    of them that every surface shows (ties: channel, then reason, alphabetically).
+    """
+    ranked = sorted(
+        (
+            RankedReason(row.channel, reason.reason, reason.count)
+            for row in report.channels
+            for reason in row.failure_reasons
+        ),
+        key=lambda r: (-r.count, r.channel, r.reason),
+    )
+    return ranked[:limit]
 
 
 def channel_cells(row: ChannelStats) -> list[str]:

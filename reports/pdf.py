@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,14 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports.formatting import channel_cells, channel_label, fmt_int, fmt_pct
+from reports.formatting import (
+    channel_cells,
+    channel_label,
+    fmt_int,
+    fmt_moment,
+    fmt_pct,
+    top_failure_reasons,
+)
 from reports.kpis import ChannelStats, FlowReport
 
 PageSize = Literal["A4", "Letter"]
@@ -68,14 +75,6 @@ STATUS_SERIES = (
     ("Read", colors.HexColor("#8b5cf6")),
     ("Failed", colors.HexColor("#ef4444")),
 )
-
-
-def fmt_time(moment: datetime | None, zone: tzinfo) -> str:
-    """``1 Nov 2026 09:00 IST`` in the report's zone, or ``—``."""
-    if moment is None:
-        return "—"
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %Y %H:%M %Z}"
 
 
 @cache
@@ -137,11 +136,11 @@ def _title_block(report: FlowReport, zone: tzinfo, st: dict[str, ParagraphStyle]
         ("Workflow ID", flow.workflow_id),
         ("Status", flow.status.capitalize()),
         ("Goal", flow.goal or "No goal set"),
-        ("Scheduled", fmt_time(details.scheduled_at, zone)),
-        ("Last data received", fmt_time(details.updated_at, zone)),
+        ("Scheduled", fmt_moment(details.scheduled_at, zone)),
+        ("Last data received", fmt_moment(details.updated_at, zone)),
         ("Channels", scope),
         ("Report time zone", getattr(zone, "key", None) or str(zone)),
-        ("Generated at", fmt_time(report.generated_at, zone)),
+        ("Generated at", fmt_moment(report.generated_at, zone)),
     ]
     cells = [
         [Paragraph(escape(label), st["muted"]), Paragraph(escape(value), st["body"])]
@@ -400,17 +399,19 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
 
 
 def _failure_reasons(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
-    reasons = sorted(
-        ((reason.count, row.channel, reason.reason) for row in report.channels
-         for reason in row.failure_reasons),
-        key=lambda item: (-item[0], item[1], item[2]),
-    )[:TOP_FAILURE_REASONS]  # fmt: skip
+    reasons = top_failure_reasons(report, TOP_FAILURE_REASONS)
     heading = Paragraph("Top failure reasons", st["h2"])
     if not reasons:
         return [heading, Paragraph("No failed messages.", st["body"])]
     rows: list[list[Any]] = [["Channel", "Reason", "Failed messages"]]
-    for count, channel, reason in reasons:
-        rows.append([channel_label(channel), Paragraph(escape(reason), st["cell"]), f"{count:,}"])
+    for ranked in reasons:
+        rows.append(
+            [
+                channel_label(ranked.channel),
+                Paragraph(escape(ranked.reason), st["cell"]),
+                f"{ranked.count:,}",
+            ]
+        )
     table = Table(rows, colWidths=[28 * mm, width - 63 * mm, 35 * mm], hAlign="LEFT")
     table.setStyle(_table_style(("ALIGN", (2, 0), (2, -1), "RIGHT")))
     return [heading, table]
@@ -510,7 +511,7 @@ def render_pdf(report: FlowReport, zone: tzinfo, page_size: PageSize = "A4") -> 
         KeepTogether(_failure_reasons(report, width, st)),
     ]
     header = f"Campaign report · {flow.name} · {flow.bot_id}/{flow.workflow_id}"
-    footer = f"generated {fmt_time(report.generated_at, zone)}"
+    footer = f"generated {fmt_moment(report.generated_at, zone)}"
     doc.build(story, canvasmaker=_canvas_class(header, footer))
     return buffer.getvalue()
 

@@ -25,22 +25,27 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from reports.kpis import FlowReport
-from scheduler.content import build_report_content
-from scheduler.delivery.base import (
+from reports.content import (
     Attachment,
+    Content,
+    DeliveryFailed,
+    Digest,
+    Link,
+    RenderFailed,
+    ReportContent,
+)
+from reports.kpis import FlowReport
+from scheduler.delivery.base import (
     Channel,
     DeliveryError,
-    Link,
     Outgoing,
     PermanentDeliveryError,
-    ReportContent,
     TransientDeliveryError,
 )
 from scheduler.links import expiry, link_url, make_token
-from scheduler.requests import fail_request, pending_request_ids, render_request
+from scheduler.requests import fail_request, pending_request_ids, render_request, request_owners
 from scheduler.runtime import Runtime
 from store.db import write_transaction
 from store.models import Delivery, ReportRequest, Subscription
@@ -144,61 +149,42 @@ def record_failure(
         )
 
 
-def _footer(session: Session, request: ReportRequest, family: str) -> tuple[str, str, str | None]:
-    """(heading, subject label, footer) of a request: a download or a digest."""
-    if request.kind != "digest" or request.subscription_id is None:
-        return "Full report you asked for in Slack", "full report", None
-    sub = session.get(Subscription, request.subscription_id)
-    schedule = sub.schedule if sub is not None else "digest"
-    label = schedule.split()[0] if schedule else "digest"
-    creator = sub.created_by if sub is not None else "someone"
-    # In Slack a mention shows the person's name; an email can only give the user id.
-    who = f"<@{creator}>" if family == "slack" else f"Slack user {creator}"
-    footer = (
-        f"Digest {schedule} subscribed in Slack by {who}. "
-        f"To stop it: /campaign-report unsubscribe {request.subscription_id}"
-    )
-    return f"Digest ({schedule})", label, footer
-
-
-def load_content(runtime: Runtime, request_id: int, family: str) -> ReportContent:
-    """The content of a rendered request for ``family`` (``email`` or ``slack``)."""
-    settings = runtime.settings
+def load_content(runtime: Runtime, request_id: int) -> ReportContent:
+    """The channel-neutral content of a rendered request: KPIs, files, the CSV's link."""
+    config = runtime.config
     now = runtime.clock()
     with Session(runtime.engine) as session:
         request = session.get(ReportRequest, request_id)
         if request is None or request.state != "rendered" or not request.kpis:
             raise PermanentDeliveryError("the report was never rendered")
-        heading, label, footer = _footer(session, request, family)
-    directory = settings.REPORTS_DIR
+        digest = None
+        if request.kind == "digest" and request.subscription_id is not None:
+            sub = session.get(Subscription, request.subscription_id)
+            digest = Digest(
+                subscription_id=request.subscription_id,
+                schedule=sub.schedule if sub is not None else "digest",
+                created_by=sub.created_by if sub is not None else "someone",
+            )
+    directory = config.reports_dir
     pdf = Attachment(directory / request.pdf_file, "application/pdf") if request.pdf_file else None
     csv = Attachment(directory / request.csv_file, "text/csv") if request.csv_file else None
     for attachment in (pdf, csv):
         if attachment is not None and not attachment.path.is_file():
             raise PermanentDeliveryError(f"the report file {attachment.filename} is gone")
     csv_link = None
-    if csv is not None and family == "email":
-        # Email gets a signed link to the CSV (DESIGN: external users get one), and the file
-        # itself only while it is under MAX_ATTACHMENT_MB.
-        secret = runtime.secret
-        if secret is not None:
-            url = link_url(settings.PUBLIC_BASE_URL, make_token(secret, csv.filename))
-            until = expiry(now, settings.REPORT_LINK_TTL).astimezone(settings.report_zone)
-            csv_link = Link(csv.filename, url, f"{until.day} {until:%b %Y %H:%M %Z}")
-        if csv.size > settings.MAX_ATTACHMENT_MB * 1024 * 1024:
-            csv = None
-    return build_report_content(
-        FlowReport.model_validate(request.kpis),
+    if csv is not None and config.secret is not None:
+        url = link_url(config.public_base_url, make_token(config.secret, csv.filename))
+        csv_link = Link(csv.filename, url, expiry(now, config.link_ttl))
+    return ReportContent(
         request_id=request_id,
-        heading=heading,
-        subject_label=label,
-        zone=settings.report_zone,
-        now=now,
+        report=FlowReport.model_validate(request.kpis),
+        generated_at=now,
+        zone=config.zone,
+        digest=digest,
         previous=request.previous_kpis,
         pdf=pdf,
         csv=csv,
         csv_link=csv_link,
-        footer=footer,
     )
 
 
@@ -210,23 +196,16 @@ def _flow_name(runtime: Runtime, request_id: int) -> str:
     return "a flow"
 
 
-async def notify_owner(runtime: Runtime, owner: str | None, text: str) -> None:
-    """Tell the owner of a delivery in Slack that it failed (logged if Slack is off)."""
-    slack = runtime.slack_channel()
+async def notify_owner(runtime: Runtime, owner: str | None, notice: Content) -> None:
+    """Tell the owner of a delivery by Slack DM that it failed (logged if Slack is off)."""
+    slack = runtime.channel_for("slack_user")
     if owner is None or slack is None:
-        logger.warning("delivery failure not told to anyone: %s", text)
+        logger.warning("delivery failure not told to anyone: %s", notice)
         return
     try:
-        await slack.notify(owner, text)
+        await slack.send(Outgoing(None, "slack_user", owner, notice))
     except Exception:
         logger.exception("could not tell %s about a failed delivery", owner)
-
-
-def _describe(claimed: Claimed) -> str:
-    if claimed.channel == "email":
-        return claimed.recipient
-    prefix = "#" if claimed.channel == "slack_channel" else "@"
-    return f"<{prefix}{claimed.recipient}>"
 
 
 async def _render_pending(
@@ -241,37 +220,29 @@ async def _render_pending(
         except Exception as exc:
             logger.exception("rendering report request %s failed", request_id)
             await asyncio.to_thread(fail_request, runtime, request_id, f"rendering failed: {exc}")
-            with Session(runtime.engine) as session:
-                owners = set(
-                    session.exec(
-                        select(Delivery.owner).where(Delivery.request_id == request_id)
-                    ).all()
-                )
-            for owner in owners:
-                await notify_owner(
-                    runtime, owner, "Sorry, your campaign report could not be produced."
-                )
+            owners = await asyncio.to_thread(request_owners, runtime, request_id)
+            name = await asyncio.to_thread(_flow_name, runtime, request_id)
+            for owner in sorted(owners) or [None]:
+                await notify_owner(runtime, owner, RenderFailed(name))
 
 
 async def _send_one(
     runtime: Runtime,
     claimed: Claimed,
-    channels: dict[str, Channel | None],
-    contents: dict[tuple[int, str], ReportContent],
+    contents: dict[int, ReportContent],
     result: OutboxResult,
 ) -> None:
-    family = "email" if claimed.channel == "email" else "slack"
     try:
-        channel = channels[family]
+        channel = runtime.channel_for(claimed.channel)
         if channel is None:
             raise TransientDeliveryError("Slack is not configured (SLACK_BOT_TOKEN)")
-        key = (claimed.request_id, family)
-        if key not in contents:
-            contents[key] = await asyncio.to_thread(
-                load_content, runtime, claimed.request_id, family
+        if claimed.request_id not in contents:
+            contents[claimed.request_id] = await asyncio.to_thread(
+                load_content, runtime, claimed.request_id
             )
+        content = contents[claimed.request_id]
         await channel.send(
-            Outgoing(claimed.delivery_id, claimed.channel, claimed.recipient, contents[key])
+            Outgoing(claimed.delivery_id, claimed.channel, claimed.recipient, content)
         )
     except DeliveryError as exc:
         await _after_failure(runtime, claimed, exc, result)
@@ -312,12 +283,8 @@ async def _give_up(runtime: Runtime, claimed: Claimed, reason: str) -> None:
     logger.warning("delivery %s failed: %s", claimed.delivery_id, reason)
     await asyncio.to_thread(record_failure, runtime, claimed.delivery_id, reason, None)
     name = await asyncio.to_thread(_flow_name, runtime, claimed.request_id)
-    await notify_owner(
-        runtime,
-        claimed.owner,
-        f"The campaign report for “{name}” could not be delivered to "
-        f"{_describe(claimed)}: {reason}",
-    )
+    notice = DeliveryFailed(name, claimed.channel, claimed.recipient, reason)
+    await notify_owner(runtime, claimed.owner, notice)
 
 
 async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None) -> OutboxResult:
@@ -327,9 +294,7 @@ async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None)
     """
     result = OutboxResult()
     await _render_pending(runtime, result, only)
-    email = runtime.email_channel()
-    channels: dict[str, Channel | None] = {"email": email, "slack": runtime.slack_channel()}
-    contents: dict[tuple[int, str], ReportContent] = {}
+    contents: dict[int, ReportContent] = {}
     try:
         while True:
             batch = await asyncio.to_thread(claim_due, runtime, runtime.clock(), runtime.batch_size)
@@ -337,7 +302,15 @@ async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None)
                 break
             # One recipient's failure is recorded and the loop goes on to the next.
             for claimed in batch:
-                await _send_one(runtime, claimed, channels, contents, result)
+                await _send_one(runtime, claimed, contents, result)
     finally:
-        await email.close()
+        channels: list[Channel] = list({id(c): c for c in runtime.channels.values()}.values())
+        for channel in channels:
+            await channel.close()
     return result
+
+
+async def outbox_pass(runtime: Runtime) -> bool:
+    """One pass of the outbox; True when it did something (the drain goes on)."""
+    result = await run_outbox_once(runtime)
+    return bool(result.rendered or result.sent or result.failed)

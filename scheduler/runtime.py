@@ -1,22 +1,24 @@
-"""What jobs need at run time: settings, the store, the delivery channels, retry policy.
+"""What jobs need at run time: the store, the report settings, the delivery channels, retries.
 
-APScheduler persists jobs as a function reference plus ids, never live objects, so the
-scheduler process installs one ``Runtime`` at start and job functions look it up.
+Everything is passed in by the composition root (``bot.wiring.build_runtime``): this package
+never reads settings or builds a Slack client itself. APScheduler persists jobs as a function
+reference plus ids, never live objects, so the scheduler process installs one ``Runtime`` at
+start and job functions look it up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 
-from bot.settings import Settings
-from scheduler.delivery.email import EmailChannel, SmtpConfig
-from scheduler.delivery.slack import SlackChannel
+from scheduler.delivery.base import Channel
+from scheduler.drain import OutboxDrain
 from store.models import utcnow
 
 
@@ -36,51 +38,37 @@ class RetryPolicy:
         return backoff
 
 
+@dataclass(frozen=True)
+class ReportConfig:
+    """How reports are rendered, linked and kept (the ``REPORT_*`` settings and friends)."""
+
+    reports_dir: Path
+    zone: ZoneInfo
+    page_size: str = "A4"
+    public_base_url: str = "http://localhost:8000"
+    link_ttl: int = 7 * 24 * 3600  # seconds
+    retention_days: int = 30
+    secret: str | None = None  # SECRET_KEY: download links are made only when it is set
+
+
 @dataclass
 class Runtime:
     """The scheduler process's dependencies, installed once at start."""
 
-    settings: Settings
     engine: Engine
-    slack_client: AsyncWebClient | None = None
+    config: ReportConfig
+    # One channel per delivery kind (slack_user, slack_channel, email); a kind without a
+    # channel (Slack not configured) is retried until it has one or the deadline passes.
+    channels: Mapping[str, Channel] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = utcnow
     batch_size: int = 200
+    drain: OutboxDrain = field(default_factory=OutboxDrain)
     scheduler: Any = None  # the running AsyncIOScheduler, set by SchedulerService
 
-    def smtp_config(self) -> SmtpConfig:
-        """The ``SMTP_*`` settings as an ``SmtpConfig``."""
-        s = self.settings
-        return SmtpConfig(
-            host=s.SMTP_HOST,
-            port=s.SMTP_PORT,
-            security=s.SMTP_SECURITY,
-            username=s.SMTP_USERNAME or None,
-            password=s.SMTP_PASSWORD.get_secret_value() if s.SMTP_PASSWORD else None,
-            mail_from=s.MAIL_FROM,
-        )
-
-    def email_channel(self) -> EmailChannel:
-        """A fresh email channel (one SMTP connection for one batch)."""
-        return EmailChannel(self.smtp_config())
-
-    def slack_channel(self) -> SlackChannel | None:
-        """The Slack channel, when a bot token is configured."""
-        return SlackChannel(self.slack_client) if self.slack_client is not None else None
-
-    @property
-    def secret(self) -> str | None:
-        """``SECRET_KEY`` for download links, if set."""
-        key = self.settings.SECRET_KEY
-        return key.get_secret_value() if key is not None and key.get_secret_value() else None
-
-
-def build_runtime(settings: Settings, engine: Engine) -> Runtime:
-    """The production runtime: Slack through the app's client when a token is set."""
-    from bot.slack import build_web_client, slack_enabled
-
-    client = build_web_client(settings) if slack_enabled(settings) else None
-    return Runtime(settings=settings, engine=engine, slack_client=client)
+    def channel_for(self, kind: str) -> Channel | None:
+        """The channel delivering to recipients of ``kind``."""
+        return self.channels.get(kind)
 
 
 _current: Runtime | None = None

@@ -18,11 +18,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler import jobs
 from scheduler.leader import LeaderLock
 from scheduler.outbox import recover_interrupted
 from scheduler.runtime import Runtime, install_runtime
-from scheduler.sessions import immediate
+from store.db import immediate
 
 logger = logging.getLogger("campaign_report.scheduler")
 OUTBOX_JOB = "outbox"
@@ -33,11 +32,6 @@ JOB_DEFAULTS = {
     "misfire_grace_time": 3600,
     "max_instances": 1,
 }
-
-
-def subscription_job_id(subscription_id: int) -> str:
-    """The APScheduler job id of a subscription's digest."""
-    return f"subscription-{subscription_id}"
 
 
 class SchedulerService:
@@ -77,20 +71,20 @@ class SchedulerService:
         self.runtime.scheduler = scheduler
         now = self.runtime.clock()
         scheduler.add_job(
-            jobs.process_outbox,
+            "scheduler.jobs:process_outbox",
             IntervalTrigger(seconds=self.poll_seconds),
             id=OUTBOX_JOB,
             replace_existing=True,
             next_run_time=now,  # catch up at once after a restart
         )
         scheduler.add_job(
-            jobs.delete_old_reports,
+            "scheduler.jobs:delete_old_reports",
             CronTrigger(hour=3, minute=17, timezone="UTC"),
             id=RETENTION_JOB,
             replace_existing=True,
         )
         scheduler.add_job(
-            jobs.sync_subscriptions,
+            "scheduler.jobs:sync_subscriptions",
             IntervalTrigger(seconds=30),
             id=SYNC_JOB,
             replace_existing=True,
@@ -115,7 +109,7 @@ class SchedulerService:
     def _shutdown(self) -> None:
         self.leading.clear()
         # A new leader puts rows left "sending" back in the queue: stop sending them here.
-        jobs.cancel_drains()
+        self.runtime.drain.cancel()
         scheduler, self.scheduler = self.scheduler, None
         self.runtime.scheduler = None
         if scheduler is not None and scheduler.running:

@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 DEFAULT_DATABASE_URL = "sqlite:///./var/campaign-report.db"
@@ -77,6 +78,21 @@ def _configure_sqlite(engine: Engine) -> None:
 def is_sqlite(engine: Engine | Connection) -> bool:
     """True when the store is a SQLite database."""
     return engine.dialect.name == "sqlite"
+
+
+def immediate(engine: Engine) -> Engine:
+    """``engine`` whose transactions take SQLite's write lock at ``BEGIN`` (PostgreSQL ignores it).
+
+    A deferred SQLite transaction that reads and then writes fails with "database is locked"
+    when another connection wrote in between; taking the write lock first makes it wait its
+    turn instead.
+    """
+    return engine.execution_options(sqlite_immediate=True)
+
+
+def write_session(engine: Engine) -> Session:
+    """A ``Session`` for a unit of work that reads, then writes."""
+    return Session(immediate(engine))
 
 
 @contextmanager

@@ -1,9 +1,11 @@
 """Email delivery with aiosmtplib: multipart text + HTML, the PDF (and small CSV) attached.
 
-One SMTP connection is opened on the first send and reused for the rest of the batch; a
-failure drops it so the next send reconnects. Every header value has CR and LF removed
-(header injection), and every message gets a Message-ID derived from its delivery row, so
-a receiving system can tell a resend of the same delivery from a new one.
+The channel formats the report (``email_format``) once per report and reuses the MIME
+message for every recipient of the batch; one SMTP connection is opened on the first send
+and reused for the rest of the batch, and a failure drops it so the next send reconnects.
+Every header value has CR and LF removed (header injection), and every message gets a
+Message-ID derived from its delivery row, so a receiving system can tell a resend of the
+same delivery from a new one.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 
+from reports.content import ReportContent
 from scheduler.delivery.base import (
     Outgoing,
     PermanentDeliveryError,
-    ReportContent,
     TransientDeliveryError,
 )
+from scheduler.delivery.email_format import render_email
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MESSAGE_KEY = "email.message"
 TIMEOUT_S = 30.0
 
 
@@ -41,7 +43,7 @@ def mail_domain(mail_from: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def message_id(delivery_id: int, request_id: int, domain: str) -> str:
+def message_id(delivery_id: int | None, request_id: int, domain: str) -> str:
     """A Message-ID that names the delivery: the same delivery always gets the same one."""
     return f"<report-{request_id}.delivery-{delivery_id}@{clean_header(domain)}>"
 
@@ -57,17 +59,22 @@ class SmtpConfig:
     password: str | None = None
     mail_from: str = "Campaign reports <reports@localhost>"
     tls_context: ssl.SSLContext | None = None  # tests pass one trusting their own CA
+    max_attachment_bytes: int = 10 * 1024 * 1024  # a larger CSV is linked, not attached
 
 
-def build_message(content: ReportContent, mail_from: str) -> EmailMessage:
+def build_message(
+    content: ReportContent, mail_from: str, max_attachment_bytes: int
+) -> EmailMessage:
     """The MIME message of ``content`` without recipient headers (filled per delivery)."""
+    csv_attached = content.csv is not None and content.csv.size <= max_attachment_bytes
+    body = render_email(content, csv_attached=csv_attached)
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = clean_header(content.subject)
+    message["Subject"] = clean_header(body.subject)
     message["From"] = clean_header(mail_from)
     message["Date"] = formatdate(localtime=False)
-    message.set_content(content.email_text)
-    message.add_alternative(content.email_html, subtype="html")
-    for attachment in (content.pdf, content.csv):
+    message.set_content(body.text)
+    message.add_alternative(body.html, subtype="html")
+    for attachment in (content.pdf, content.csv if csv_attached else None):
         if attachment is None:
             continue
         maintype, _, subtype = attachment.content_type.partition("/")
@@ -95,6 +102,7 @@ class EmailChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._smtp: aiosmtplib.SMTP | None = None
+        self._messages: dict[int, EmailMessage] = {}  # by report request, for one batch
         self._domain = mail_domain(config.mail_from)
         self._sender = parseaddr(config.mail_from)[1] or config.mail_from
 
@@ -128,10 +136,14 @@ class EmailChannel:
         """Email the report to ``delivery.recipient``."""
         address = _recipient_address(delivery.recipient)
         content = delivery.content
-        message = content.cache.get(_MESSAGE_KEY)
-        if not isinstance(message, EmailMessage):
-            message = build_message(content, self.config.mail_from)
-            content.cache[_MESSAGE_KEY] = message
+        if not isinstance(content, ReportContent):
+            raise PermanentDeliveryError("only reports are sent by email")
+        message = self._messages.get(content.request_id)
+        if message is None:
+            message = build_message(
+                content, self.config.mail_from, self.config.max_attachment_bytes
+            )
+            self._messages[content.request_id] = message
         # The same MIME body for every recipient; only these two headers change.
         for name, value in (
             ("To", address),
@@ -166,7 +178,8 @@ class EmailChannel:
             smtp.close()
 
     async def close(self) -> None:
-        """Say QUIT and close the batch's connection."""
+        """Say QUIT and close the batch's connection; forget the batch's messages."""
+        self._messages.clear()
         smtp, self._smtp = self._smtp, None
         if smtp is None or not smtp.is_connected:
             return

@@ -1,9 +1,11 @@
-"""Slack delivery: the report's files and a short summary, by DM or in a channel.
+"""Slack delivery: the report's files and a short summary (or a notice), by DM or in a channel.
 
 A DM is ``conversations.open`` with the user, then ``files_upload_v2`` of the PDF and the
-CSV with the summary as the initial comment. Every call goes through the app's one
-``AsyncWebClient`` (base URL ``SLACK_API_URL``), whose retry handlers already wait out a
-429's ``Retry-After`` a few times; what still fails is sorted into transient and permanent.
+CSV with the summary as the initial comment (a notice is a ``chat.postMessage``). The text
+comes from the formatter the composition root passes in (``commands.blocks.delivery``: all
+Slack text is written there). Every call goes through the app's one ``AsyncWebClient`` (base
+URL ``SLACK_API_URL``), whose retry handlers already wait out a 429's ``Retry-After`` a few
+times; what still fails is sorted into transient and permanent.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from reports.content import Content, ReportContent
 from scheduler.delivery.base import (
     Outgoing,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+
+# Content → a Slack message payload ({"text": mrkdwn, optionally "blocks"}).
+SlackFormatter = Callable[[Content], dict[str, Any]]
 
 # Errors that no retry can fix: the address is wrong or the bot may not post there.
 PERMANENT_ERRORS = frozenset(
@@ -71,10 +77,11 @@ async def call_slack(what: str, call: Callable[[], Awaitable[Any]]) -> Any:
 
 
 class SlackChannel:
-    """Sends reports to a Slack user (``slack_user``) or channel (``slack_channel``)."""
+    """Sends content to a Slack user (``slack_user``) or channel (``slack_channel``)."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, formatter: SlackFormatter) -> None:
         self.client = client
+        self.formatter = formatter
 
     async def open_dm(self, user_id: str) -> str:
         """The id of the DM channel with ``user_id``."""
@@ -84,42 +91,31 @@ class SlackChannel:
         return str(response["channel"]["id"])
 
     async def send(self, delivery: Outgoing) -> None:
-        """Upload the report files with the summary to the recipient."""
+        """Format the content, then post it (with the report files, if any) to the recipient."""
         if delivery.channel == "slack_user":
             channel = await self.open_dm(delivery.recipient)
         else:
             channel = delivery.recipient
+        message = self.formatter(delivery.content)
         content = delivery.content
-        uploads = [
-            {"file": str(a.path), "filename": a.filename, "title": a.filename}
-            for a in (content.pdf, content.csv)
-            if a is not None
-        ]
-        text = content.slack_text
-        if content.csv_link is not None:
-            link = content.csv_link
-            text += f"\nCSV: <{link.url}|{link.filename}> (link valid until {link.expires_text})"
-        if not uploads:
+        files = content.files if isinstance(content, ReportContent) else []
+        if not files:
             await call_slack(
                 "chat.postMessage",
-                lambda: self.client.chat_postMessage(channel=channel, text=text),
+                lambda: self.client.chat_postMessage(channel=channel, **message),
             )
             return
+        uploads = [
+            {"file": str(a.path), "filename": a.filename, "title": a.filename} for a in files
+        ]
         await call_slack(
             "files_upload_v2",
             lambda: self.client.files_upload_v2(
                 channel=channel,
                 file_uploads=uploads,
-                initial_comment=text,
+                initial_comment=message["text"],
                 request_file_info=False,
             ),
-        )
-
-    async def notify(self, user_id: str, text: str) -> None:
-        """Tell ``user_id`` something by DM (used for failed deliveries)."""
-        channel = await self.open_dm(user_id)
-        await call_slack(
-            "chat.postMessage", lambda: self.client.chat_postMessage(channel=channel, text=text)
         )
 
     async def close(self) -> None:

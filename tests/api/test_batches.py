@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.batches import JSON, NDJSON, BatchRejected, BatchTooLarge, check_body
+from bot.http.batches import JSON, NDJSON, BatchRejected, BatchTooLarge, check_body
 from store.demo import generate_demo_events
 from store.events import EventError, parse_event
 from tests.support import act, flow, msg

@@ -7,12 +7,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 
-from commands.blocks import (
-    build_flow_list_blocks,
-    build_not_found_blocks,
-    to_message,
-)
-from commands.report_blocks import build_channel_stats_blocks, build_summary_blocks
+from commands.blocks.common import to_message
+from commands.blocks.notices import build_flow_list_blocks, build_not_found_blocks
+from commands.blocks.report import build_channel_stats_blocks, build_summary_blocks
 from reports.kpis import (
     Analysis,
     ChannelStats,
@@ -113,8 +110,9 @@ def test_flow_list_and_suggestions_are_buttons_with_short_labels() -> None:
 
 
 def test_fallback_text_cannot_ping_or_link() -> None:
-    from commands.blocks import to_message
-    from commands.report_blocks import summary_text
+    from commands.blocks.report import summary_text
+
+    from commands.blocks.common import to_message
 
     hostile = report(name="<!channel> <https://evil.example|Click> & more")
     blocks = build_summary_blocks(hostile, flow_id=1, channels=["sms"], zone=UTC_ZONE)

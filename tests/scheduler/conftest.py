@@ -6,13 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.settings import Settings
-from scheduler.requests import Recipient, create_download_request
+from bot.wiring import build_runtime
 from scheduler.runtime import RetryPolicy, Runtime
 from store.models import Delivery, Flow, utcnow
+from store.requests import Recipient, create_download_request
 from tests.support import act, flow, ingest, msg
 
 FAST_RETRY = RetryPolicy(
@@ -46,10 +48,12 @@ def make_settings(engine: Engine, tmp_path: Path, **fields: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def make_runtime(engine: Engine, tmp_path: Path, **fields: Any) -> Runtime:
-    """A runtime with fast retries."""
-    return Runtime(settings=make_settings(engine, tmp_path, **fields), engine=engine,
-                   retry=FAST_RETRY)  # fmt: skip
+def make_runtime(
+    engine: Engine, tmp_path: Path, slack_client: AsyncWebClient | None = None, **fields: Any
+) -> Runtime:
+    """A runtime with fast retries, built as ``serve`` builds it (Slack when given a client)."""
+    settings = make_settings(engine, tmp_path, **fields)
+    return build_runtime(settings, engine, slack_client, retry=FAST_RETRY)
 
 
 def request_report(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from scheduler.requests import Recipient
+from store.requests import Recipient
 from tests.scheduler.conftest import deliveries, load_flow, request_report
 from tests.scheduler.smtp import Mailbox, smtp_server
 

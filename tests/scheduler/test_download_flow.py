@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
-from commands.blocks import DOWNLOAD_REPORT
+from commands.blocks.common import DOWNLOAD_REPORT
 from tests.fakes.slack_api import UPLOAD, run_fake_slack
 from tests.fakes.slack_requests import button
 from tests.live_server import serve_app

@@ -13,9 +13,15 @@ from sqlalchemy.engine import Engine
 
 from bot.app import create_app
 from scheduler.outbox import run_outbox_once
-from scheduler.requests import Recipient
+from store.requests import Recipient
 from tests.live_server import serve_app
-from tests.scheduler.conftest import deliveries, load_flow, make_runtime, request_report
+from tests.scheduler.conftest import (
+    deliveries,
+    load_flow,
+    make_runtime,
+    make_settings,
+    request_report,
+)
 from tests.scheduler.smtp import free_port, smtp_server
 
 
@@ -105,6 +111,9 @@ async def test_large_csv_is_linked_and_the_link_downloads_it(
 ) -> None:
     load_flow(sqlite_engine)
     with smtp_server() as box:
+        settings = make_settings(
+            sqlite_engine, tmp_path, SMTP_PORT=box.port, MAX_ATTACHMENT_MB=0.001
+        )
         runtime = make_runtime(sqlite_engine, tmp_path, SMTP_PORT=box.port, MAX_ATTACHMENT_MB=0.001)
         request_report(sqlite_engine, Recipient("email", "guest@partner.example"))
         await run_outbox_once(runtime)
@@ -115,7 +124,7 @@ async def test_large_csv_is_linked_and_the_link_downloads_it(
     match = re.search(r"Every message is in the CSV: \S+(/reports/\S+) \(link valid until", text)
     assert match is not None, text
     with (
-        serve_app(create_app(runtime.settings, sqlite_engine)) as base,
+        serve_app(create_app(settings, sqlite_engine)) as base,
         httpx.Client(base_url=base) as client,
     ):
         response = client.get(match.group(1))

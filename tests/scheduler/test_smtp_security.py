@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from scheduler.delivery.base import Outgoing, ReportContent
+from reports.content import ReportContent
+from scheduler.delivery.base import Outgoing
 from scheduler.delivery.email import EmailChannel, SmtpConfig
+from tests.reports.test_pdf import make_report
 from tests.scheduler.smtp import smtp_server
 
 # aiosmtpd warns when AUTH does not require STARTTLS; with implicit TLS the link is encrypted.
@@ -18,10 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 CONTENT = ReportContent(
     request_id=7,
-    subject="[Campaign report] Diwali offers\r\nBcc: victim@evil.example",
-    slack_text="",
-    email_text="Delivery rate: 92.4%",
-    email_html="<p>Delivery rate: 92.4%</p>",
+    report=make_report("Diwali offers\r\nBcc: victim@evil.example"),
+    generated_at=datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
+    zone=ZoneInfo("UTC"),
 )
 
 
@@ -72,7 +75,7 @@ async def test_mail_goes_over_tls_with_login(ca: trustme.CA, security: str) -> N
         await channel.close()
         first, second = box.wait_for(2)
     # The subject's CR/LF was removed: no Bcc header was injected.
-    assert first["Subject"] == "[Campaign report] Diwali offers  Bcc: victim@evil.example"
+    assert first["Subject"].startswith("[Campaign report] Diwali offers  Bcc: victim@evil.example")
     assert first["Bcc"] is None
     assert [to for _, [to] in box.envelopes] == ["ops1@acme.example", "ops2@acme.example"]
     assert box.peers[0] == box.peers[1]  # one connection for the batch

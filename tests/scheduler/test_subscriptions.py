@@ -13,10 +13,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from commands.grammar import parse_subscribe
 from scheduler.outbox import run_outbox_once
 from scheduler.runtime import Runtime
-from scheduler.subscriptions import create_subscription, parse_subscribe, queue_digest
+from scheduler.subscriptions import queue_digest
 from store.models import Flow, WorkspaceGrant, utcnow
+from store.subscriptions import create_subscription
 from tests.fakes.slack_api import run_fake_slack
 from tests.fakes.slack_requests import button
 from tests.scheduler.bot_harness import running_bot_with_scheduler
@@ -39,7 +41,16 @@ def subscribe(engine: Engine, text: str, user: str = "U0ALICE") -> int:
         if spec.flow != "all":
             found = session.exec(select(Flow).where(Flow.workflow_id == spec.flow)).one()
         made = create_subscription(
-            session, spec, team_id="T0TEST", user_id=user, flow=found, now=utcnow()
+            session,
+            team_id="T0TEST",
+            created_by=user,
+            flow_id=found.id if found is not None else None,
+            schedule=spec.schedule,
+            cron=spec.cron,
+            timezone=spec.timezone,
+            recipients=spec.recipients,
+            skip_unchanged=spec.skip_unchanged,
+            now=utcnow(),
         )
     assert made.id is not None
     return made.id
@@ -99,8 +110,8 @@ async def test_refused_recipient_is_told_to_the_owner_and_others_get_theirs(
     )
     with run_fake_slack() as fake, smtp_server() as box:
         box.refuse["gone@acme.example"] = "550 5.1.1 No such user"
-        runtime = make_runtime(sqlite_engine, tmp_path, SMTP_PORT=box.port)
-        runtime.slack_client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
+        client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
+        runtime = make_runtime(sqlite_engine, tmp_path, client, SMTP_PORT=box.port)
         await digest(runtime, sub)
         [upload] = fake.wait_for("files.completeUploadExternal")
         [told] = fake.wait_for("chat.postMessage")

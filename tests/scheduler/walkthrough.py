@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from commands.blocks import DOWNLOAD_REPORT
-from scheduler.runtime import Runtime
+from bot.wiring import build_runtime
+from commands.blocks.common import DOWNLOAD_REPORT
 from scheduler.subscriptions import queue_digest
 from store.db import create_db_engine, upgrade_database
 from tests.fakes.slack_api import UPLOAD
@@ -54,7 +54,7 @@ def main() -> None:
 
             made = bot.ask('subscribe "Diwali offers" daily 09:00 to: me, ops@acme.example')
             print("4. subscribe →", made["blocks"][0]["text"]["text"])
-            runtime = Runtime(settings=make_settings(engine, directory), engine=engine)
+            runtime = build_runtime(make_settings(engine, directory), engine, None)
             queue_digest(runtime, 1, force=True)  # what the 09:00 job does, now
             digest = mailbox.wait_for(2, timeout=60)[1]
             print(f"   digest email to {digest['To']}: {digest['Subject']!r}")

@@ -1,0 +1,46 @@
+"""``campaign-bot``: the command line (DESIGN.md, CLI contract). Wiring only.
+
+Every command exits non-zero on failure with a one-line reason on stderr (``common``). One
+module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db),
+``access`` (workspace, api-key), ``serve``, ``subscriptions``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import access, data, reports, serve, subscriptions
+
+app = typer.Typer(
+    help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(reports.kpis)
+app.command("import")(data.import_)
+app.command()(data.demo)
+app.command()(serve.serve)
+app.command()(reports.export)
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app.command("upgrade")(data.db_upgrade)
+app.add_typer(db_app, name="db")
+
+workspace_app = typer.Typer(help="Which Slack workspaces see which bots.", no_args_is_help=True)
+workspace_app.command("grant")(access.workspace_grant)
+app.add_typer(workspace_app, name="workspace")
+
+api_key_app = typer.Typer(help="Keys for the ingestion HTTP API.", no_args_is_help=True)
+api_key_app.command("create")(access.api_key_create)
+app.add_typer(api_key_app, name="api-key")
+
+subscriptions_app = typer.Typer(help="Scheduled report digests.", no_args_is_help=True)
+subscriptions_app.command("list")(subscriptions.subscriptions_list)
+subscriptions_app.command("run-now")(subscriptions.subscriptions_run_now)
+app.add_typer(subscriptions_app, name="subscriptions")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

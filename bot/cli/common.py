@@ -1,0 +1,73 @@
+"""What every command shares: one-line errors on stderr, the settings, the store's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings, SettingsError, load_settings
+from reports.access import UnknownChannel
+from reports.flows import FlowLookupError
+from store.db import DatabaseUrlError, create_db_engine, is_sqlite, is_up_to_date, upgrade_database
+from store.events import EventError
+from store.grants import GrantError
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def say(message: str) -> None:
+    """One plain line on stderr: no markup, no wrapping (scripts read it)."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+EXPECTED = (
+    CliError,
+    SettingsError,
+    FlowLookupError,
+    EventError,
+    DatabaseUrlError,
+    GrantError,
+    UnknownChannel,
+)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn every expected failure into ``error: <one line>`` on stderr and exit status 1."""
+    try:
+        yield
+    except EXPECTED as exc:
+        message = str(exc)
+    except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+        message = f"the store refused a value: {str(exc.orig).splitlines()[0]}"
+    except sa.exc.OperationalError as exc:
+        message = f"database unavailable: {str(exc.orig).splitlines()[0]}"
+    else:
+        return
+    say(f"error: {message}")
+    raise typer.Exit(1)
+
+
+def settings() -> Settings:
+    """The settings, read once per command."""
+    return load_settings()
+
+
+def engine_for(settings: Settings, *, upgrade: bool = True) -> Engine:
+    """The store's engine; a SQLite store is brought to the newest schema by itself."""
+    engine = create_db_engine(settings.DATABASE_URL)
+    if is_sqlite(engine) and upgrade:
+        upgrade_database(engine)
+    elif not is_up_to_date(engine):
+        raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
+    return engine

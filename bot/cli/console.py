@@ -1,0 +1,88 @@
+"""Terminal rendering of a ``FlowReport`` with rich (pure: report in, renderables out)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from reports.formatting import channel_cells, fmt_int, fmt_moment, fmt_pct
+from reports.kpis import FlowReport
+
+
+def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, min_width=48)
+    table.add_column("KPI", style="bold")
+    table.add_column("Value", justify="right")
+    for label, value in rows:
+        table.add_row(label, Text(value))  # data, never rich markup
+    return table
+
+
+def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
+    """The whole report as rich tables, in the order of the seed's page."""
+    flow, overview, analysis, users = (
+        report.flow,
+        report.overview,
+        report.analysis,
+        report.flow_users,
+    )
+    goal = fmt_int(overview.goal_conversion, "no goal set")
+    if flow.goal and overview.goal_conversion is not None:
+        goal += f" ({flow.goal})"
+    scope = f"channel {report.channel}" if report.channel else "all channels"
+    heading = Text.assemble(
+        (flow.name, "bold"),
+        f" — {flow.status.capitalize()} · bot {flow.bot_id} · {flow.workflow_id} · ",
+        (scope, "italic"),
+        f" · generated {fmt_moment(report.generated_at, zone)}",
+    )
+    overview_table = _pairs(
+        "User engagement overview",
+        [
+            ("Engagement channels", ", ".join(overview.engagement_channels) or "none"),
+            ("Number of events", fmt_int(overview.number_of_events)),
+            ("Unique clicks", fmt_int(overview.unique_clicks)),
+            ("Conversations initiated", fmt_int(overview.conversations_initiated)),
+            ("Goal conversion", goal),
+        ],
+    )
+    analysis_table = _pairs(
+        "User engagement analysis",
+        [
+            ("Audience", fmt_int(analysis.audience)),
+            (
+                "Impressions",
+                f"{fmt_int(analysis.impressions)} "
+                f"({fmt_pct(analysis.delivery_rate)} delivery rate)",
+            ),
+            ("Reach", fmt_int(analysis.reach)),
+            ("Engagement", fmt_int(analysis.engagement)),
+        ],
+    )
+    users_table = _pairs(
+        "Flow users",
+        [
+            ("Users entered flow", fmt_int(users.users_entered_flow)),
+            ("Users in flow", fmt_int(users.users_in_flow)),
+            ("Users exited flow", fmt_int(users.users_exited_flow)),
+            ("Users who achieved goal", fmt_int(users.users_achieved_goal)),
+        ],
+    )
+    channels = Table(title="Channel statistics", title_justify="left")
+    for name in ("Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed"):
+        channels.add_column(name, justify="left" if name == "Channel" else "right")
+    reasons = Table(title="Top failure reasons", title_justify="left")
+    reasons.add_column("Channel")
+    reasons.add_column("Reason")
+    reasons.add_column("Messages", justify="right")
+    for row in report.channels:
+        channels.add_row(Text(row.channel), *channel_cells(row))
+        for reason in row.failure_reasons:
+            reasons.add_row(Text(row.channel), Text(reason.reason), fmt_int(reason.count))
+    parts: list[RenderableType] = [heading, overview_table, analysis_table, users_table, channels]
+    if reasons.row_count:
+        parts.append(reasons)
+    return Group(*parts)

@@ -1,0 +1,124 @@
+"""``kpis`` and ``export``: a flow's report on the terminal, as JSON, or as files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.cli.common import CliError, engine_for, err, errors, out, settings
+from bot.cli.console import render_report
+from bot.settings import Settings
+from reports.access import InvalidChannel, check_channel
+from reports.csv_export import expected_rows
+from reports.files import REPORT_FORMATS, render_report_files, report_basename
+from reports.flows import find_flow
+from reports.kpis import FlowReport, compute_kpis
+from store.models import utcnow
+
+FlowArgument = Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")]
+
+
+def flow_report(engine: Engine, flow_query: str, channel: str | None) -> FlowReport:
+    """The KPI report of the flow ``flow_query`` names, optionally for one channel."""
+    with Session(engine) as session:
+        flow = find_flow(session, flow_query)
+        conn = session.connection()
+        try:
+            channel = check_channel(conn, flow, channel)
+        except InvalidChannel as exc:
+            raise CliError(f"--channel: {exc.reason}") from None
+        return compute_kpis(conn, flow, channel=channel, now=utcnow())
+
+
+def kpis(
+    flow: FlowArgument,
+    channel: Annotated[str | None, typer.Option(help="Only this channel, e.g. whatsapp.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPI JSON.")] = False,
+) -> None:
+    """Print a flow's KPIs and channel statistics."""
+    with errors():
+        config = settings()
+        report = flow_report(engine_for(config), flow, channel)
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out.print(render_report(report, config.report_zone))
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``csv,pdf`` → ``("csv", "pdf")``; an unknown format is a ``CliError``."""
+    formats = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [part for part in formats if part not in REPORT_FORMATS]
+    if unknown or not formats:
+        raise CliError(
+            f"--format: unknown format {', '.join(unknown) or text!r}; use csv, pdf or csv,pdf"
+        )
+    return tuple(dict.fromkeys(formats))
+
+
+def write_exports(
+    config: Settings,
+    engine: Engine,
+    flow_query: str,
+    formats: tuple[str, ...],
+    out_dir: Path | None,
+) -> list[Path]:
+    """Write the flow's CSV and/or PDF into ``out_dir`` (default REPORTS_DIR); their paths."""
+    directory = out_dir if out_dir is not None else config.REPORTS_DIR
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"--out: {directory} is not a directory")
+    now = utcnow()
+    with Session(engine) as session:
+        flow = find_flow(session, flow_query)
+        report = compute_kpis(session.connection(), flow, now=now)
+        total = expected_rows(session.connection(), flow)
+    progress = Progress(
+        TextColumn("Exporting CSV"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    try:
+        with progress:
+            task = progress.add_task("csv", total=total or None, visible="csv" in formats)
+            files = render_report_files(
+                engine,
+                flow,
+                report,
+                directory,
+                report_basename(flow, now),
+                zone=config.report_zone,
+                page_size=config.REPORT_PAGE_SIZE,
+                formats=formats,
+                progress=lambda n: progress.advance(task, n),
+            )
+    except OSError as exc:
+        raise CliError(f"cannot write the report to {directory}: {exc.strerror or exc}") from None
+    return files.paths
+
+
+def export(
+    flow: FlowArgument,
+    formats: Annotated[
+        str, typer.Option("--format", help="csv, pdf or csv,pdf.", show_default=True)
+    ] = "csv,pdf",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the files [default: REPORTS_DIR].")
+    ] = None,
+) -> None:
+    """Write a flow's full report: the CSV of every message and/or the PDF with charts."""
+    with errors():
+        chosen = parse_formats(formats)
+        config = settings()
+        for path in write_exports(config, engine_for(config), flow, chosen, out_dir):
+            typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it

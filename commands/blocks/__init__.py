@@ -1,0 +1,1 @@
+"""Block Kit builders (pure): a KPI report or a notice in, ``slack_sdk`` blocks out."""
