@@ -110,9 +110,8 @@ def test_flow_list_and_suggestions_are_buttons_with_short_labels() -> None:
 
 
 def test_fallback_text_cannot_ping_or_link() -> None:
-    from commands.blocks.report import summary_text
-
     from commands.blocks.common import to_message
+    from commands.blocks.report import summary_text
 
     hostile = report(name="<!channel> <https://evil.example|Click> & more")
     blocks = build_summary_blocks(hostile, flow_id=1, channels=["sms"], zone=UTC_ZONE)
