@@ -231,12 +231,8 @@ def subscribe(deps: CommandDeps, team_id: str, user_id: str, text: str) -> dict[
             team_id=team_id,
             created_by=user_id,
             flow_id=flow.id if flow is not None else None,
-            schedule=spec.schedule,
-            cron=spec.cron,
-            timezone=spec.timezone,
-            recipients=spec.recipients,
-            skip_unchanged=spec.skip_unchanged,
             now=utcnow(),
+            **spec.stored_fields(),
         )
         line = _line(session, subscription)
     deps.wake()

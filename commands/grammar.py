@@ -172,6 +172,16 @@ class SubscriptionSpec:
     recipients: tuple[str, ...]  # "slack_user:U…", "slack_channel:C…", "email:a@b"
     skip_unchanged: bool
 
+    def stored_fields(self) -> dict[str, Any]:
+        """The fields ``store.subscriptions.create_subscription`` keeps from the command."""
+        return {
+            "schedule": self.schedule,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "recipients": self.recipients,
+            "skip_unchanged": self.skip_unchanged,
+        }
+
 
 def parse_recipient(token: str, user_id: str) -> str:
     """One ``to:`` item as ``kind:address``; ``SubscriptionError`` names a bad one."""

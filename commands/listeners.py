@@ -154,6 +154,14 @@ async def answer_subcommand(
 # -- report buttons and menus -------------------------------------------------------------------
 
 
+def _team_of(body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id", ""))
+
+
+def _user_of(body: dict[str, Any]) -> Any:
+    return (body.get("user") or {}).get("id")
+
+
 def _button_value(action: dict[str, Any]) -> str:
     return str(action.get("value", ""))
 
@@ -178,12 +186,10 @@ def report_action(view: View, *, selected: bool = False) -> Listener:
         context: AsyncBoltContext,
         logger: logging.Logger,
     ) -> None:
-        deps = deps_of(context)
-        team_id = str((body.get("team") or {}).get("id", ""))
-        value = value_of(action)
+        deps, team_id, value = deps_of(context), _team_of(body), value_of(action)
 
         def build() -> dict[str, Any]:
-            user = checked_user_id((body.get("user") or {}).get("id")) if share else None
+            user = checked_user_id(_user_of(body)) if share else None
             return answer_target(deps, team_id, parse_target(value), view, user_id=user)
 
         await answer_later(
@@ -248,15 +254,13 @@ async def answer_download_click(
     logger: logging.Logger,
 ) -> None:
     """The summary's **Download report** button (after the ack)."""
-    deps = deps_of(context)
-    value = _button_value(action)
-    team_id = str((body.get("team") or {}).get("id", ""))
+    deps, team_id, value = deps_of(context), _team_of(body), _button_value(action)
     await request_download(
         deps,
         client,
         logger,
         team_id=team_id,
-        user=(body.get("user") or {}).get("id"),
+        user=_user_of(body),
         response_url=body.get("response_url"),
         find_flow=lambda: download_flow(deps, team_id, flow_id=parse_target(value).flow_id),
     )
@@ -272,9 +276,7 @@ async def answer_unsubscribe_click(
     logger: logging.Logger,
 ) -> None:
     """The list's **Unsubscribe** button: end it and show the list again (after the ack)."""
-    deps = deps_of(context)
-    team_id = str((body.get("team") or {}).get("id", ""))
-    value = _button_value(action)
+    deps, team_id, value = deps_of(context), _team_of(body), _button_value(action)
 
     def build() -> dict[str, Any]:
         if not value.isdigit():

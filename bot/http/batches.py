@@ -1,9 +1,9 @@
 """Reading an ingestion batch: decode a body, validate every item, name every problem.
 
-Pure functions of bytes (no HTTP, no database), used by ``bot.api``. The common case — a
-valid batch — is validated straight from bytes by pydantic (the whole JSON array in one pass,
-or NDJSON line by line); anything else goes down a careful path that decodes the JSON and
-names each problem's item and field.
+Pure functions of bytes (no HTTP, no database), used by ``bot.http.events`` and
+``bot.http.flows``. The common case — a valid batch — is validated straight from bytes by
+pydantic (the whole JSON array in one pass, or NDJSON line by line); anything else goes down
+a careful path that decodes the JSON and names each problem's item and field.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from reports.csv_export import export_csv, time_formatter
+from reports.files import render_report_files
 from reports.flows import find_flow
+from reports.kpis import compute_kpis
 from store.csv_format import CSV_COLUMNS, guard_cell, unescape_cell
 from store.importer import import_file
 from tests.support import BOT, WF, flow, ingest, kpis, msg
@@ -300,3 +302,21 @@ def test_payload_cells_are_compact_json(sqlite_engine: Engine, tmp_path: Path):
     ingest(sqlite_engine, flow(), msg("m1", "u1", "sms", "sent", custom_payload=payload))
     cell = rows_of(export(sqlite_engine, tmp_path / "out.csv"))[0]["Custom payload"]
     assert cell == json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_report_files_are_written_as_a_pair_or_one_of_them(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    ingest(store_engine, flow(), msg("m-1", "+1", "whatsapp", "read"))
+    with Session(store_engine) as session:
+        found = find_flow(session, "wf_42")
+        report = compute_kpis(session.connection(), found, now=datetime.now(UTC))
+    both = render_report_files(store_engine, found, report, tmp_path, "r", zone=UTC)
+    assert [p.name for p in both.paths] == ["r.csv", "r.pdf"]
+    assert both.pdf is not None and both.pdf.read_bytes().startswith(b"%PDF")
+    only = render_report_files(
+        store_engine, found, report, tmp_path / "x", "r", zone=UTC, formats=("csv",)
+    )
+    assert only.pdf is None and only.paths == [tmp_path / "x" / "r.csv"]
+    with pytest.raises(ValueError, match="formats: unknown report format"):
+        render_report_files(store_engine, found, report, tmp_path, "r", zone=UTC, formats=("doc",))

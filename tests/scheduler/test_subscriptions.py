@@ -45,12 +45,8 @@ def subscribe(engine: Engine, text: str, user: str = "U0ALICE") -> int:
             team_id="T0TEST",
             created_by=user,
             flow_id=found.id if found is not None else None,
-            schedule=spec.schedule,
-            cron=spec.cron,
-            timezone=spec.timezone,
-            recipients=spec.recipients,
-            skip_unchanged=spec.skip_unchanged,
             now=utcnow(),
+            **spec.stored_fields(),
         )
     assert made.id is not None
     return made.id
