@@ -152,7 +152,18 @@ def download_flow(
 def queue_download(
     deps: CommandDeps, team_id: str, user_id: str, flow: Flow, recipient: Recipient
 ) -> dict[str, Any]:
-    """Store the request (or reuse a recent identical one) and say where the report goes."""
+    """Store the request (or reuse a recent identical one) and say where the report goes.
+
+    A guest's profile address outside the allowed email domains gets nothing, and is told so.
+    """
+    if recipient.channel == "email" and not email_domain_allowed(
+        recipient.address, deps.internal_email_domains, deps.allowed_email_domains
+    ):
+        return notice_message(
+            f"The report cannot be emailed to {mask_email(recipient.address)}: reports go only "
+            "to addresses in the domains this workspace allows. Ask a workspace admin to add "
+            "yours, or a colleague to share the report with you."
+        )
     with write_session(deps.engine) as session:
         created = create_download_request(
             session,

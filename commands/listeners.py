@@ -207,8 +207,12 @@ async def find_recipient(client: AsyncWebClient, user_id: str) -> Recipient:
     """Members get a DM; guests (restricted users) get email at their profile address."""
     try:
         response = await client.users_info(user=user_id)
-    except Exception as exc:
-        raise RecipientUnknown(f"Slack could not look you up ({exc})") from None
+    except Exception:
+        # The details (a Web API URL, Slack's answer) are for the log, not for the user.
+        logging.getLogger("campaign_report.slack").exception("users.info %s failed", user_id)
+        raise RecipientUnknown(
+            "Slack could not tell me who you are; please try again in a minute"
+        ) from None
     user: dict[str, Any] = response.get("user") or {}
     if user.get("is_restricted") or user.get("is_ultra_restricted"):
         email = str((user.get("profile") or {}).get("email") or "")

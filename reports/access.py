@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -146,7 +147,26 @@ def check_channel(conn: Connection, flow: Flow, channel: str | None) -> str | No
     return normalized
 
 
+def email_domain(address: str) -> str | None:
+    """The domain of a valid address in its ASCII (IDNA) lower-case form; None if invalid.
+
+    ``email-validator`` parses the address as mail servers do, so quoted local parts holding
+    an ``@``, trailing dots, IP literals and control characters never reach a comparison.
+    """
+    try:
+        parsed = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return parsed.ascii_domain.lower()
+
+
 def email_domain_allowed(address: str, internal: Collection[str], allowed: Collection[str]) -> bool:
-    """True when ``address``'s domain is one of the internal or allowed domains."""
-    domain = address.rpartition("@")[2].lower()
-    return domain in {d.lower() for d in (*internal, *allowed)}
+    """True when ``address``'s domain is exactly one of the internal or allowed domains.
+
+    Both sides are compared in IDNA form after case folding (``Bücher.example`` matches
+    ``xn--bcher-kva.example``); a domain only ending in an allowed one
+    (``acme.example.evil.com``) does not match it.
+    """
+    domain = email_domain(address)
+    permitted = {email_domain(f"postmaster@{name.strip()}") for name in (*internal, *allowed)}
+    return domain is not None and domain in permitted

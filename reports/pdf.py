@@ -22,7 +22,7 @@ from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.piecharts import Pie
 from reportlab.graphics.charts.textlabels import NA_Label
-from reportlab.graphics.shapes import Drawing, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, LETTER
@@ -278,6 +278,17 @@ def _flow_users(report: FlowReport, width: float, st: dict[str, ParagraphStyle])
 def build_channel_pie(channels: list[ChannelStats], size: float) -> Drawing:
     """Pie of notifications per channel, one slice per channel, labelled with its share."""
     drawing = Drawing(size * 1.6, size)
+    if not any(row.notifications for row in channels):
+        # Nothing sent yet (only queued messages): an empty ring, not a division by zero.
+        radius = size * 0.3
+        drawing.add(Circle(drawing.width / 2, size / 2, radius, fillColor=TILE, strokeColor=RULE))
+        drawing.add(
+            String(
+                drawing.width / 2, size / 2 - 3, "No notifications yet", fontName=FONT,
+                fontSize=8, fillColor=MUTED, textAnchor="middle",
+            )
+        )  # fmt: skip
+        return drawing
     pie = Pie()
     radius = size * 0.3
     pie.x, pie.y = drawing.width / 2 - radius, size / 2 - radius
@@ -351,11 +362,10 @@ def build_status_bars(channels: list[ChannelStats], width: float, height: float)
     return drawing
 
 
-def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
-    channels = report.channels
-    heading = Paragraph("Channel statistics", st["h2"])
-    if not channels:
-        return [heading, Paragraph("No notifications have been sent yet.", st["body"])]
+def _channel_charts(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> Any:
+    """The pie beside the status bars; a sentence when nothing was sent (charts of zeros)."""
+    if not report.total_notifications:
+        return Paragraph("No notifications have been sent yet.", st["body"])
     pie_size = 62 * mm
     charts = Table(
         [
@@ -364,8 +374,8 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
                 Paragraph("User count by message status", st["muted"]),
             ],
             [
-                build_channel_pie(channels, pie_size),
-                build_status_bars(channels, width - pie_size * 1.6, pie_size),
+                build_channel_pie(report.channels, pie_size),
+                build_status_bars(report.channels, width - pie_size * 1.6, pie_size),
             ],
         ],
         colWidths=[pie_size * 1.6, None],
@@ -373,11 +383,21 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     charts.setStyle(
         TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
+    return charts
+
+
+def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
+    channels = report.channels
+    heading = Paragraph("Channel statistics", st["h2"])
+    if not channels:
+        return [heading, Paragraph("No notifications have been sent yet.", st["body"])]
+    charts = _channel_charts(report, width, st)
     header = ["Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed"]
     rows: list[list[Any]] = [header]
     for row in channels:
         rows.append([channel_label(row.channel), *channel_cells(row)])
-    rows.append(["All channels", fmt_int(report.total_notifications), "100.0%", "", "", "", ""])
+    total = report.total_notifications
+    rows.append(["All channels", fmt_int(total), "100.0%" if total else "—", "", "", "", ""])
     table = Table(rows, colWidths=[width * 0.22] + [width * 0.13] * 6, hAlign="LEFT")
     swatches = [
         ("TEXTCOLOR", (0, i + 1), (0, i + 1), CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)])

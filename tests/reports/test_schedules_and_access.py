@@ -32,3 +32,24 @@ def test_a_malformed_crontab_line_is_a_value_error() -> None:
         crontab_trigger("0 9 * *", "UTC")
     with pytest.raises(ValueError):
         crontab_trigger("0 99 * * *", "UTC")
+
+
+@pytest.mark.parametrize(
+    ("address", "ok"),
+    [
+        ("ops@acme.example", True),
+        ("Ops@ACME.Example", True),
+        ("guest@partner.example", True),
+        ("a@bücher.example", True),  # configured as its IDNA A-label below
+        ("evil@acme.example.evil.com", False),  # a suffix trick
+        ("evil@evilacme.example", False),
+        ("evil@sub.acme.example", False),  # subdomains are other domains
+        ('"x@acme.example"@evil.com', False),  # a quoted @ in the local part
+        ("x@acme.example.", False),
+        ("x@acme.example\r\nBcc: y@evil.com", False),
+        ("not an address", False),
+    ],
+)
+def test_only_exact_allowed_domains_pass(address: str, ok: bool) -> None:
+    internal, allowed = ["acme.example"], ["Partner.Example", "xn--bcher-kva.example"]
+    assert email_domain_allowed(address, internal, allowed) is ok
