@@ -26,6 +26,10 @@ KPI_ROWS: tuple[tuple[str, str, str, bool], ...] = (
     ("Delivery rate", "analysis", "delivery_rate", True),
     ("Reach", "analysis", "reach", False),
     ("Engagement", "analysis", "engagement", False),
+    ("Failure rate", "rates", "failure_rate", True),
+    ("Click-through rate", "rates", "click_through_rate", True),
+    ("Read rate", "rates", "read_rate", True),
+    ("Goal conversion rate", "rates", "goal_conversion_rate", True),
     ("Users entered flow", "flow_users", "users_entered_flow", False),
     ("Users in flow", "flow_users", "users_in_flow", False),
     ("Users exited flow", "flow_users", "users_exited_flow", False),
@@ -155,11 +159,13 @@ def kpi_lines(current: dict[str, Any], previous: dict[str, Any] | None) -> list[
     for label, section, key, percent in KPI_ROWS:
         value = current[section][key]
         shown = fmt_pct(value) if percent else fmt_int(value)
-        if key == "goal_conversion" and value is None:
+        if key in ("goal_conversion", "goal_conversion_rate") and value is None:
             shown = "no goal set"
         change, direction = ("", "")
         if previous is not None:
-            change, direction = format_change(value, previous[section].get(key), percent)
+            # A digest stored before rates existed has no "rates": no change is shown for them.
+            before = (previous.get(section) or {}).get(key)
+            change, direction = format_change(value, before, percent)
         lines.append(KpiLine(label, shown, change, direction))
     return lines
 

@@ -100,3 +100,19 @@ def channel_cells(row: ChannelStats) -> list[str]:
         fmt_int(row.read),
         fmt_int(row.failed),
     ]
+
+
+def rate_items(report: FlowReport) -> list[tuple[str, str]]:
+    """The report's rates as (label, text): ``("Failure rate", "2.9%")``…
+
+    "n/a" where the denominator is 0 (or no channel reports delivery, for the read rate);
+    "no goal set" for the goal conversion rate of a flow without a goal.
+    """
+    rates = report.rates
+    goal_missing = "n/a" if report.flow.goal else "no goal set"
+    return [
+        ("Failure rate", fmt_pct(rates.failure_rate)),
+        ("Click-through rate", fmt_pct(rates.click_through_rate)),
+        ("Read rate", fmt_pct(rates.read_rate)),
+        ("Goal conversion rate", fmt_pct(rates.goal_conversion_rate, goal_missing)),
+    ]

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy.engine import Connection
 
 from store.models import ALL_CHANNELS, STAT_COUNTERS, FailureReasonStat, Flow, FlowStat
@@ -80,6 +80,21 @@ class ChannelStats(BaseModel):
     failed: int
     failure_reasons: list[FailureReason]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def failure_rate(self) -> float | None:
+        """This channel's failed ÷ its notifications × 100 (DESIGN.md, Rates)."""
+        return percent(self.failed, self.notifications)
+
+
+class Rates(BaseModel):
+    """The percentages of DESIGN.md's "Rates", channel-filtered like the KPIs they divide."""
+
+    failure_rate: float | None
+    click_through_rate: float | None
+    read_rate: float | None
+    goal_conversion_rate: float | None
+
 
 class FlowDetails(BaseModel):
     """Facts about the flow for headers (not part of the KPI JSON)."""
@@ -103,16 +118,55 @@ class FlowReport(BaseModel):
     generated_at: datetime
     details: FlowDetails = Field(default_factory=FlowDetails, exclude=True)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rates(self) -> Rates:
+        """Failure, click-through, read and goal conversion rates, from the counts above.
+
+        Rates are derived, not stored: a report read back from its JSON (a digest rendered
+        earlier) gets the same rates, and no rate can disagree with the counts it divides.
+        """
+        rows = self.channels
+        reporting = [row for row in rows if row.delivered is not None]
+        reach = self.analysis.reach
+        goals = self.overview.goal_conversion
+        return Rates(
+            failure_rate=percent(sum(r.failed for r in rows), sum(r.notifications for r in rows)),
+            click_through_rate=percent(self.overview.unique_clicks, reach),
+            read_rate=percent(
+                sum(r.read or 0 for r in reporting), sum(r.delivered or 0 for r in reporting)
+            ),
+            goal_conversion_rate=None if goals is None else percent(goals, reach),
+        )
+
     def to_json(self) -> dict[str, Any]:
-        """The contract JSON as a dict (``generated_at`` as ``…Z``)."""
+        """The contract JSON as a dict (``generated_at`` as ``…Z``, ``rates`` after
+        ``analysis``, each channel's ``failure_rate`` after ``failed``)."""
         data = self.model_dump(mode="json")
-        data["generated_at"] = format_utc(self.generated_at)
-        return data
+        rates = data.pop("rates")
+        ordered: dict[str, Any] = {}
+        for key, value in data.items():
+            ordered[key] = value
+            if key == "analysis":
+                ordered["rates"] = rates
+        ordered["channels"] = [_channel_json(row) for row in data["channels"]]
+        ordered["generated_at"] = format_utc(self.generated_at)
+        return ordered
 
     @property
     def total_notifications(self) -> int:
         """Notifications over every channel (the denominator of ``share``)."""
         return sum(c.notifications for c in self.channels)
+
+
+def _channel_json(row: dict[str, Any]) -> dict[str, Any]:
+    failure_rate = row.pop("failure_rate")
+    ordered: dict[str, Any] = {}
+    for key, value in row.items():
+        ordered[key] = value
+        if key == "failed":
+            ordered["failure_rate"] = failure_rate
+    return ordered
 
 
 def format_utc(moment: datetime) -> str:

@@ -47,6 +47,7 @@ from reports.formatting import (
     fmt_int,
     fmt_moment,
     fmt_pct,
+    rate_items,
     top_failure_reasons,
 )
 from reports.kpis import ChannelStats, FlowReport
@@ -226,7 +227,18 @@ def _analysis(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     ]
     table = Table(cells, colWidths=[30 * mm, 55 * mm, width - 85 * mm], hAlign="LEFT")
     table.setStyle(_table_style(("FONT", (1, 1), (1, -1), FONT_BOLD, 9)))
-    return [Paragraph(f"User engagement analysis · {escape(scope)}", st["h2"]), table]
+    return [
+        Paragraph(f"User engagement analysis · {escape(scope)}", st["h2"]),
+        table,
+        Spacer(1, 3 * mm),
+        _tiles(rate_items(report), width, st),
+        Paragraph(
+            "Failure rate: failed ÷ notifications. Click-through and goal conversion rates: "
+            "users who clicked or reached the goal ÷ reach. Read rate: read ÷ delivered, on the "
+            "channels that report delivery.",
+            st["muted"],
+        ),
+    ]
 
 
 def build_funnel(report: FlowReport, width: float) -> Drawing:
@@ -392,13 +404,18 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     if not channels:
         return [heading, Paragraph("No notifications have been sent yet.", st["body"])]
     charts = _channel_charts(report, width, st)
-    header = ["Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed"]
+    header = [
+        "Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed", "Failure rate",
+    ]  # fmt: skip
     rows: list[list[Any]] = [header]
     for row in channels:
-        rows.append([channel_label(row.channel), *channel_cells(row)])
+        rows.append([channel_label(row.channel), *channel_cells(row), fmt_pct(row.failure_rate)])
     total = report.total_notifications
-    rows.append(["All channels", fmt_int(total), "100.0%" if total else "—", "", "", "", ""])
-    table = Table(rows, colWidths=[width * 0.22] + [width * 0.13] * 6, hAlign="LEFT")
+    rows.append(
+        ["All channels", fmt_int(total), "100.0%" if total else "—", "", "", "", "",
+         fmt_pct(report.rates.failure_rate)]
+    )  # fmt: skip
+    table = Table(rows, colWidths=[width * 0.16] + [width * 0.12] * 7, hAlign="LEFT")
     swatches = [
         ("TEXTCOLOR", (0, i + 1), (0, i + 1), CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)])
         for i in range(len(channels))

@@ -8,8 +8,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reports.formatting import channel_cells, fmt_int, fmt_moment, fmt_pct
+from reports.formatting import channel_cells, fmt_int, fmt_moment, fmt_pct, rate_items
 from reports.kpis import FlowReport
+
+CHANNEL_COLUMNS = (
+    "Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed", "Failure rate",
+)  # fmt: skip
 
 
 def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -62,6 +66,7 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
             ("Engagement", fmt_int(analysis.engagement)),
         ],
     )
+    rates_table = _pairs("Rates", rate_items(report))
     users_table = _pairs(
         "Flow users",
         [
@@ -72,17 +77,19 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
         ],
     )
     channels = Table(title="Channel statistics", title_justify="left")
-    for name in ("Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed"):
+    for name in CHANNEL_COLUMNS:
         channels.add_column(name, justify="left" if name == "Channel" else "right")
     reasons = Table(title="Top failure reasons", title_justify="left")
     reasons.add_column("Channel")
     reasons.add_column("Reason")
     reasons.add_column("Messages", justify="right")
     for row in report.channels:
-        channels.add_row(Text(row.channel), *channel_cells(row))
+        channels.add_row(Text(row.channel), *channel_cells(row), fmt_pct(row.failure_rate))
         for reason in row.failure_reasons:
             reasons.add_row(Text(row.channel), Text(reason.reason), fmt_int(reason.count))
-    parts: list[RenderableType] = [heading, overview_table, analysis_table, users_table, channels]
+    parts: list[RenderableType] = [
+        heading, overview_table, analysis_table, rates_table, users_table, channels,
+    ]  # fmt: skip
     if reasons.row_count:
         parts.append(reasons)
     return Group(*parts)

@@ -43,6 +43,7 @@ from reports.formatting import (
     fmt_int,
     fmt_moment,
     fmt_pct,
+    rate_items,
     top_failure_reasons,
     truncate,
 )
@@ -100,7 +101,8 @@ def _analysis_text(report: FlowReport) -> str:
         f"Audience: {fmt_int(analysis.audience)} · "
         f"Impressions: {fmt_int(analysis.impressions)} "
         f"({fmt_pct(analysis.delivery_rate)} delivery rate)\n"
-        f"Reach: {fmt_int(analysis.reach)} · Engagement: {fmt_int(analysis.engagement)}"
+        f"Reach: {fmt_int(analysis.reach)} · Engagement: {fmt_int(analysis.engagement)}\n"
+        + " · ".join(f"{label}: {value}" for label, value in rate_items(report))
     )
 
 
@@ -115,11 +117,12 @@ def _flow_users_text(report: FlowReport) -> str:
 
 
 def _status_counts(row: ChannelStats) -> str:
+    failed = f"failed {fmt_int(row.failed)} ({fmt_pct(row.failure_rate)})"
     if row.delivered is None:
-        return f"sent {fmt_int(row.sent)} · failed {fmt_int(row.failed)} _(delivery not reported)_"
+        return f"sent {fmt_int(row.sent)} · {failed} _(delivery not reported)_"
     return (
         f"sent {fmt_int(row.sent)} · delivered {fmt_int(row.delivered)} · "
-        f"read {fmt_int(row.read)} · failed {fmt_int(row.failed)}"
+        f"read {fmt_int(row.read)} · {failed}"
     )
 
 
@@ -217,7 +220,7 @@ def _stats_fields(row: ChannelStats) -> list[MarkdownTextObject]:
         ("Sent", fmt_int(row.sent)),
         ("Delivered", fmt_int(row.delivered, not_reported)),
         ("Read", fmt_int(row.read, not_reported)),
-        ("Failed", fmt_int(row.failed)),
+        ("Failed", f"{fmt_int(row.failed)} ({fmt_pct(row.failure_rate)})"),
     ]
     return [MarkdownTextObject(text=f"*{label}*\n{value}") for label, value in values]
 

@@ -193,11 +193,12 @@ def test_channel_statistics_shares_nulls_and_failure_reasons(store_engine: Engin
     data = kpis(store_engine)
     assert data["channels"] == [
         {"channel": "whatsapp", "notifications": 5, "share": 71.4, "sent": 2, "delivered": 2,
-         "read": 1, "failed": 3,
+         "read": 1, "failed": 3, "failure_rate": 60.0,
          "failure_reasons": [{"reason": "1408 Not a WhatsApp number", "count": 2},
                              {"reason": "131049 Marketing limit", "count": 1}]},
         {"channel": "sms", "notifications": 2, "share": 28.6, "sent": 1, "delivered": None,
-         "read": None, "failed": 1, "failure_reasons": [{"reason": "Unknown", "count": 1}]},
+         "read": None, "failed": 1, "failure_rate": 50.0,
+         "failure_reasons": [{"reason": "Unknown", "count": 1}]},
     ]  # fmt: skip
     assert [c["channel"] for c in kpis(store_engine, channel="sms")["channels"]] == ["sms"]
 
@@ -212,8 +213,13 @@ def test_failure_reason_leaves_when_message_is_delivered_later(store_engine: Eng
 def test_contract_json_shape(store_engine: Engine) -> None:
     ingest(store_engine, flow(channels=["sms"]), msg("m1", "u1", "sms", "sent"))
     data = kpis(store_engine)
-    assert list(data) == ["flow", "channel", "overview", "analysis", "flow_users", "channels",
-                          "generated_at"]  # fmt: skip
+    assert list(data) == ["flow", "channel", "overview", "analysis", "rates", "flow_users",
+                          "channels", "generated_at"]  # fmt: skip
+    assert list(data["rates"]) == ["failure_rate", "click_through_rate", "read_rate",
+                                   "goal_conversion_rate"]  # fmt: skip
+    assert list(data["channels"][0]) == ["channel", "notifications", "share", "sent", "delivered",
+                                         "read", "failed", "failure_rate",
+                                         "failure_reasons"]  # fmt: skip
     assert data["flow"] == {"bot_id": "b1", "workflow_id": "wf_42", "name": "Diwali offers",
                             "status": "completed", "goal": "purchase"}  # fmt: skip
     assert list(data["overview"]) == ["engagement_channels", "number_of_events", "unique_clicks",
