@@ -11,12 +11,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, field_serializer
 from sqlalchemy.engine import Connection
 
-from store.models import ALL_CHANNELS, STAT_COUNTERS, FailureReasonStat, Flow, FlowStat
+from reports.buckets import Bucket, bucket_starts, pick_bucket, slot_start, sum_into_buckets
+from store.models import (
+    ALL_CHANNELS,
+    STAT_COUNTERS,
+    FailureReasonStat,
+    Flow,
+    FlowStat,
+    FlowTimeline,
+)
 
 TOP_FAILURE_REASONS = 5
 DELIVERY_REPORTING_CHANNELS = frozenset({"whatsapp"})  # the seed: Delivered/Read only for WhatsApp
@@ -258,13 +267,7 @@ def compute_kpis(
         engagement_channels = [channel] if channel in channels_connected else []
         audience = scope["audience_users"]
     return FlowReport(
-        flow=FlowInfo(
-            bot_id=flow.bot_id,
-            workflow_id=flow.workflow_id,
-            name=flow.name,
-            status=flow.status,
-            goal=flow.goal,
-        ),
+        flow=flow_info(flow),
         channel=channel,
         overview=Overview(
             engagement_channels=engagement_channels,
@@ -306,3 +309,153 @@ def known_channels(conn: Connection, flow: Flow) -> list[str]:
         sa.select(table.c.source).where(table.c.flow_id == flow.id, table.c.source != ALL_CHANNELS)
     )
     return sorted({*flow.channels, *(source for (source,) in rows)})
+
+
+# -- timeline (DESIGN.md, Timeline) ------------------------------------------------------------
+
+
+class TimelinePoint(BaseModel):
+    """One bucket of the timeline: what happened from ``start`` (local, with its offset)."""
+
+    start: datetime
+    sent: int
+    delivered: int | None
+    read: int | None
+    failed: int
+    clicks: int
+    goals: int
+
+    @field_serializer("start")
+    def _start_with_offset(self, start: datetime) -> str:
+        return start.isoformat()  # "2026-11-01T09:00:00+05:30", "+00:00" in UTC
+
+
+class Timeline(BaseModel):
+    """A flow's sent/delivered/read/failed, clicks and goals per local hour or day."""
+
+    flow: FlowInfo
+    channel: str | None
+    bucket: Bucket
+    time_zone: str
+    series: list[TimelinePoint]
+    generated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract JSON as a dict (``generated_at`` as ``…Z``)."""
+        data = self.model_dump(mode="json")
+        data["generated_at"] = format_utc(self.generated_at)
+        return data
+
+
+def flow_info(flow: Flow) -> FlowInfo:
+    """The ``flow`` object of the KPI and timeline JSON."""
+    return FlowInfo(
+        bot_id=flow.bot_id,
+        workflow_id=flow.workflow_id,
+        name=flow.name,
+        status=flow.status,
+        goal=flow.goal,
+    )
+
+
+TimelineRows = list[tuple[int, int, int, int, int, int, int]]
+
+
+def _load_timeline_rows(conn: Connection, flow: Flow, channel: str | None) -> TimelineRows:
+    """Per 15-minute slot with anything in it: sent, delivered, read, failed, clicks, goals.
+
+    All channels: messages summed over the channel rows, delivered and read over the channels
+    that report delivery only, clicks and goals from the flow-wide row. One channel: its row.
+    """
+    t = FlowTimeline.__table__
+    if channel is None:
+        reporting = t.c.source.in_(sorted(DELIVERY_REPORTING_CHANNELS))
+        flow_wide = t.c.source == ALL_CHANNELS
+
+        def where(condition: Any, column: Any) -> Any:
+            return sa.func.sum(sa.case((condition, column), else_=0))
+
+        columns = [
+            sa.func.sum(t.c.sent), where(reporting, t.c.delivered), where(reporting, t.c.read),
+            sa.func.sum(t.c.failed), where(flow_wide, t.c.clicks), where(flow_wide, t.c.goals),
+        ]  # fmt: skip
+        scope = sa.true()
+    else:
+        columns = [sa.func.sum(t.c[name]) for name in TIMELINE_SERIES]
+        scope = t.c.source == channel
+    query = (
+        sa.select(t.c.slot, *columns)
+        .where(t.c.bot_id == flow.bot_id, t.c.flow_id == flow.id, scope)
+        .group_by(t.c.slot)
+        .order_by(t.c.slot)
+    )
+    # Slots whose counts all went back to 0 (a message moved to an earlier slot) are left out,
+    # so they never stretch the timeline.
+    return [tuple(row) for row in conn.execute(query) if any(row[1:])]  # type: ignore[misc]
+
+
+TIMELINE_SERIES = ("sent", "delivered", "read", "failed", "clicks", "goals")
+
+
+def build_timeline(
+    flow: Flow,
+    rows: TimelineRows,
+    *,
+    zone: ZoneInfo,
+    bucket: Bucket,
+    channel: str | None,
+    now: datetime,
+) -> Timeline:
+    """The timeline of ``rows`` (from ``_load_timeline_rows``) in ``zone``'s hours or days."""
+    series: list[TimelinePoint] = []
+    if rows:
+        starts = bucket_starts(rows[0][0], rows[-1][0], zone, bucket)
+        reports_delivery = channel is None or channel in DELIVERY_REPORTING_CHANNELS
+        for first, (sent, delivered, read, failed, clicks, goals) in zip(
+            starts, sum_into_buckets(rows, starts, len(TIMELINE_SERIES)), strict=True
+        ):
+            series.append(
+                TimelinePoint(
+                    start=slot_start(first).astimezone(zone),
+                    sent=sent,
+                    delivered=delivered if reports_delivery else None,
+                    read=read if reports_delivery else None,
+                    failed=failed,
+                    clicks=clicks,
+                    goals=goals,
+                )
+            )
+    return Timeline(
+        flow=flow_info(flow),
+        channel=channel,
+        bucket=bucket,
+        time_zone=zone.key,
+        series=series,
+        generated_at=now,
+    )
+
+
+def compute_timeline(
+    conn: Connection,
+    flow: Flow,
+    *,
+    zone: ZoneInfo,
+    bucket: Bucket = "hour",
+    channel: str | None = None,
+    now: datetime,
+) -> Timeline:
+    """``flow``'s timeline (DESIGN.md) from the ``flow_timeline`` rollup: one row per slot
+    with data is read, never the messages, so its time follows the span, not the flow's size."""
+    assert flow.id is not None
+    rows = _load_timeline_rows(conn, flow, channel)
+    return build_timeline(flow, rows, zone=zone, bucket=bucket, channel=channel, now=now)
+
+
+def report_timeline(
+    conn: Connection, flow: Flow, *, zone: ZoneInfo, channel: str | None = None, now: datetime
+) -> Timeline:
+    """The timeline for a chart: hours when the flow's data spans up to 3 days, else days."""
+    assert flow.id is not None
+    rows = _load_timeline_rows(conn, flow, channel)
+    bucket = pick_bucket(rows[0][0], rows[-1][0]) if rows else "hour"
+    return build_timeline(flow, rows, zone=zone, bucket=bucket, channel=channel, now=now)

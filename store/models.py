@@ -10,6 +10,9 @@ whatever the flow's size:
 * ``flow_stat`` — the counters themselves, one row per (flow, channel) plus the ``""`` row
   for all channels.
 * ``failure_reason_stat`` — failed messages per (flow, channel, reason).
+* ``flow_timeline`` — the timeline's counters per (bot, flow, 15-minute UTC slot, channel);
+  see ``FlowTimeline`` for why slots are 15 minutes, and ``Message.first_sent_at`` & co. for
+  the per-message times it is kept from.
 
 The rollups are maintained in the same transaction as the raw rows (see ``store.ingest``),
 so they are never out of step with them.
@@ -25,6 +28,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 ALL_CHANNELS = ""  # flow_stat.source of the row that covers every channel
+TIMELINE_SLOT_SECONDS = 15 * 60  # flow_timeline.slot: UTC epoch seconds // this
 # Tables keyed by a composite primary key: on SQLite, store rows in the key's B-tree instead of
 # a rowid table plus a separate index (half the writes on the ingestion path).
 WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -107,6 +111,15 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The earliest time of this message's events per timeline series (DESIGN.md, Timeline):
+    # sent = its earliest sent/delivered/read event, delivered = earliest delivered/read,
+    # read = earliest read, failed = earliest failed. They only ever move earlier, so events
+    # arriving late or out of order move the message to the right bucket; the final status
+    # decides in which series the message counts at all.
+    first_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class UserEvent(SQLModel, table=True):
@@ -145,6 +158,7 @@ class FlowUser(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=320)
     flags: int = 0
     impressions: int = 0
+    first_goal_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # timeline goals
 
 
 class FlowUserChannel(SQLModel, table=True):
@@ -158,6 +172,7 @@ class FlowUserChannel(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=32)
     flags: int = 0
     impressions: int = 0
+    first_goal_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # on this channel
 
 
 class FlowStat(SQLModel, table=True):
@@ -197,6 +212,40 @@ class FailureReasonStat(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=32)
     reason: str = Field(primary_key=True, max_length=300)
     count: int = 0
+
+
+class FlowTimeline(SQLModel, table=True):
+    """Rollup: the timeline's counters of one flow in one 15-minute UTC slot on one channel.
+
+    ``slot`` is the slot's start as UTC epoch seconds ÷ 900. Slots are 15 minutes, not hours,
+    because a report's hours and days are local (``REPORT_TIMEZONE``) and a UTC hour cannot be
+    split: an Asia/Kolkata hour 09:00–10:00 is 03:30–04:30 UTC, a Nepal one starts at :15.
+    Every UTC offset in use is a whole number of 15 minutes, and so is every DST change, so
+    each local hour or day is an exact sum of whole slots (``reports.buckets``).
+
+    Rows per ``source``: a message counts in its channel's row (``sent``, ``delivered``,
+    ``read``, ``failed``: every channel, so which channels report delivery is decided when
+    the timeline is read); ``clicks`` and ``goals`` are counted on the event's channel and,
+    flow-wide, in the ``source = ""`` row (a goal is a user's first ``goal_achieved``, which
+    differs flow-wide and per channel). ``bot_id`` leads the key: the table is tenant-scoped.
+    """
+
+    __tablename__ = "flow_timeline"
+    __table_args__ = WITHOUT_ROWID
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    slot: int = Field(primary_key=True)
+    source: str = Field(primary_key=True, max_length=32)
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    failed: int = 0
+    clicks: int = 0
+    goals: int = 0
+
+
+TIMELINE_COUNTERS = ("sent", "delivered", "read", "failed", "clicks", "goals")
 
 
 class WorkspaceGrant(SQLModel, table=True):

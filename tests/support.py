@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from reports.flows import find_flow
-from reports.kpis import compute_kpis
+from reports.kpis import compute_kpis, compute_timeline
 from store.events import parse_event
 from store.ingest import IngestResult, ingest_events
 
@@ -54,3 +55,21 @@ def kpis(engine: Engine, flow_query: str = WF, channel: str | None = None) -> di
         found = find_flow(session, flow_query)
         report = compute_kpis(session.connection(), found, channel=channel, now=NOW)
     return report.to_json()
+
+
+def timeline(
+    engine: Engine,
+    flow_query: str = WF,
+    *,
+    zone: str = "UTC",
+    bucket: str = "hour",
+    channel: str | None = None,
+) -> dict[str, Any]:
+    """The contract timeline JSON of a flow."""
+    with Session(engine) as session:
+        found = find_flow(session, flow_query)
+        result = compute_timeline(
+            session.connection(), found, zone=ZoneInfo(zone), bucket=bucket,  # type: ignore[arg-type]
+            channel=channel, now=NOW,
+        )  # fmt: skip
+    return result.to_json()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
-from store.ingest.rules import CHANNEL_FLAGS, message_counters, user_counters
-from store.models import ALL_CHANNELS, STAT_COUNTERS
+from store.ingest.rules import CHANNEL_FLAGS, TimelinePoints, message_counters, user_counters
+from store.models import ALL_CHANNELS, STAT_COUNTERS, TIMELINE_COUNTERS
 
 
 class StatDeltas:
@@ -79,21 +80,77 @@ class StatDeltas:
         ]
 
 
-class UserDeltas:
-    """Flags to set and impression changes per (flow, user) and (flow, user, channel)."""
+class TimelineDeltas:
+    """Changes to ``flow_timeline`` of one batch: +1/−1 per (bot, flow, slot, source, series).
+
+    A message that moves (an earlier event arrived, or its final status changed) is taken out
+    of the slots it counted in and put into its new ones, so the rollup always equals the
+    messages' ``first_*_at`` columns counted by their final status.
+    """
 
     def __init__(self) -> None:
-        self.flow: dict[tuple[Any, ...], list[int]] = {}
-        self.channel: dict[tuple[Any, ...], list[int]] = {}
+        self._counts: Counter[tuple[str, int, int, str, str]] = Counter()
+
+    def add(
+        self, bot_id: str, flow_id: int, slot: int, source: str, series: str, n: int = 1
+    ) -> None:
+        """Count ``n`` more (or fewer) in one series of one slot and channel."""
+        self._counts[(bot_id, flow_id, slot, source, series)] += n
+
+    def message(
+        self, bot_id: str, flow_id: int, source: str, old: TimelinePoints, new: TimelinePoints
+    ) -> None:
+        """A message left the ``old`` points and now counts at the ``new`` ones."""
+        counts = self._counts
+        for series, slot in old:
+            counts[(bot_id, flow_id, slot, source, series)] -= 1
+        for series, slot in new:
+            counts[(bot_id, flow_id, slot, source, series)] += 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row of counter changes per (bot, flow, slot, source), zero rows left out."""
+        rows: dict[tuple[str, int, int, str], dict[str, Any]] = {}
+        for (bot_id, flow_id, slot, source, series), n in sorted(self._counts.items()):
+            if not n:
+                continue
+            key = (bot_id, flow_id, slot, source)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {
+                    "bot_id": bot_id, "flow_id": flow_id, "slot": slot, "source": source,
+                } | dict.fromkeys(TIMELINE_COUNTERS, 0)  # fmt: skip
+            row[series] += n
+        return list(rows.values())
+
+
+class UserDeltas:
+    """Per (flow, user) and (flow, user, channel): flags to set, the impressions' change and
+    the earliest ``goal_achieved`` time of the batch (``[flags, impressions, goal_at]``)."""
+
+    def __init__(self) -> None:
+        self.flow: dict[tuple[Any, ...], list[Any]] = {}
+        self.channel: dict[tuple[Any, ...], list[Any]] = {}
 
     def touch(
-        self, flow_id: int, user_id: str, source: str | None, *, flags: int, impressions: int
+        self,
+        flow_id: int,
+        user_id: str,
+        source: str | None,
+        *,
+        flags: int,
+        impressions: int,
+        goal_at: datetime | None = None,
     ) -> None:
         """Record that a user gained ``flags`` and ``impressions`` (may be negative)."""
-        entry = self.flow.setdefault((flow_id, user_id), [0, 0])
-        entry[0] |= flags
-        entry[1] += impressions
+        entry = self.flow.setdefault((flow_id, user_id), [0, 0, None])
+        _fold(entry, flags, impressions, goal_at)
         if source is not None and (flags & CHANNEL_FLAGS or impressions):
-            entry = self.channel.setdefault((flow_id, user_id, source), [0, 0])
-            entry[0] |= flags & CHANNEL_FLAGS
-            entry[1] += impressions
+            entry = self.channel.setdefault((flow_id, user_id, source), [0, 0, None])
+            _fold(entry, flags & CHANNEL_FLAGS, impressions, goal_at)
+
+
+def _fold(entry: list[Any], flags: int, impressions: int, goal_at: datetime | None) -> None:
+    entry[0] |= flags
+    entry[1] += impressions
+    if goal_at is not None and (entry[2] is None or goal_at < entry[2]):
+        entry[2] = goal_at

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from store.events import AnyEvent, FlowEvent, MessageEvent, UserActionEvent
 from store.ingest.bulk import BulkSql, dialect_insert
-from store.ingest.deltas import StatDeltas, UserDeltas
+from store.ingest.deltas import StatDeltas, TimelineDeltas, UserDeltas
 from store.ingest.result import IngestResult
 from store.ingest.rules import (
     FLAG_OF_TYPE,
@@ -22,14 +22,17 @@ from store.ingest.rules import (
     is_impression,
     merge_message,
     new_message_state,
+    slot_of,
 )
 from store.models import (
     ALL_CHANNELS,
     STAT_COUNTERS,
+    TIMELINE_COUNTERS,
     Bot,
     FailureReasonStat,
     Flow,
     FlowStat,
+    FlowTimeline,
     FlowUser,
     FlowUserChannel,
     Message,
@@ -43,11 +46,13 @@ _bot = Bot.__table__
 _flow = Flow.__table__
 _flow_stat = FlowStat.__table__
 _failure_stat = FailureReasonStat.__table__
+_timeline = FlowTimeline.__table__
 
 MESSAGE_COLUMNS = (
     "flow_id", "bot_id", "message_id", "user_id", "source", "status", "status_at",
     "ip_address", "custom_payload", "template_id", "sent_by", "comments", "error_code",
     "created_at", "scheduled_at", "updated_at",
+    "first_sent_at", "first_delivered_at", "first_read_at", "first_failed_at",
 )  # fmt: skip
 
 
@@ -55,11 +60,17 @@ def message_row(state: MessageState, sql: BulkSql, bot_id: str, message_id: str)
     """The row in ``MESSAGE_COLUMNS`` order, ready for the driver."""
     status_at = sql.time(state.status_at)
     created_at = status_at if state.created_at is state.status_at else sql.time(state.created_at)
+
+    def time(moment: datetime | None) -> Any:  # most messages have one event: reuse its text
+        return status_at if moment is state.status_at else sql.time(moment)
+
     return (
         state.flow_id, bot_id, message_id, state.user_id, state.source, state.status,
         status_at, state.ip_address, sql.json(state.custom_payload),
         state.template_id, state.sent_by, state.comments, state.error_code,
         created_at, sql.time(state.scheduled_at), status_at,
+        time(state.first_sent_at), time(state.first_delivered_at), time(state.first_read_at),
+        time(state.first_failed_at),
     )  # fmt: skip
 
 
@@ -74,6 +85,7 @@ class Ingestor:
         self._locked = False
         self._bots: set[str] = set()
         self._flow_ids: dict[tuple[str, str], int] = {}
+        self._bot_of_flow: dict[int, str] = {}
 
     def apply(self, batch: Sequence[tuple[str, AnyEvent]]) -> IngestResult:
         """Apply ``(where, event)`` pairs in order; raises ``EventError`` on a bad event."""
@@ -93,11 +105,15 @@ class Ingestor:
         self._apply_flow_events(flow_events)
         stats = StatDeltas()
         users = UserDeltas()
-        self._apply_messages(messages, stats, users)
-        self._apply_actions(actions, stats, users)
-        self._write_user_table(FlowUser.__tablename__, users.flow, stats, channel=False)
-        self._write_user_table(FlowUserChannel.__tablename__, users.channel, stats, channel=True)
+        timeline = TimelineDeltas()
+        self._apply_messages(messages, stats, users, timeline)
+        self._apply_actions(actions, stats, users, timeline)
+        self._write_user_table(FlowUser.__tablename__, users.flow, stats, timeline, channel=False)
+        self._write_user_table(
+            FlowUserChannel.__tablename__, users.channel, stats, timeline, channel=True
+        )
         self._write_stats(stats)
+        self._write_timeline(timeline)
         self._touch_flows({self._flow_ids[(e.bot_id, e.workflow_id)] for _, e in fresh})
         result.accepted = len(fresh)
         result.by_type.update(event.type for _, event in fresh)
@@ -152,8 +168,9 @@ class Ingestor:
             f"WHERE bot_id = {self.sql.mark} AND workflow_id IN ({{}})"
         )
         for bot_id, workflow_ids in by_bot.items():
-            rows = self.sql.select_in(query, (bot_id,), sorted(workflow_ids))
+            rows = list(self.sql.select_in(query, (bot_id,), sorted(workflow_ids)))
             self._flow_ids.update({(bot_id, wf): flow_id for wf, flow_id in rows})
+            self._bot_of_flow.update({flow_id: bot_id for _, flow_id in rows})
         for bot_id, workflow_id in sorted(keys - self._flow_ids.keys()):
             flow_id = self.conn.execute(
                 _flow.insert()
@@ -169,6 +186,7 @@ class Ingestor:
                 .returning(_flow.c.id)
             ).scalar_one()
             self._flow_ids[(bot_id, workflow_id)] = flow_id
+            self._bot_of_flow[flow_id] = bot_id
             result.flows_created += 1
 
     def _apply_flow_events(self, events: Sequence[tuple[str, AnyEvent]]) -> None:
@@ -190,7 +208,8 @@ class Ingestor:
         query = (
             "SELECT message_id, id, flow_id, user_id, source, status, status_at, comments, "
             "error_code, template_id, ip_address, custom_payload, sent_by, created_at, "
-            f"scheduled_at FROM message WHERE bot_id = {self.sql.mark} AND message_id IN ({{}})"
+            "scheduled_at, first_sent_at, first_delivered_at, first_read_at, first_failed_at "
+            f"FROM message WHERE bot_id = {self.sql.mark} AND message_id IN ({{}})"
         )
         found = [
             (bot_id, row)
@@ -216,6 +235,10 @@ class Ingestor:
                 row[12],
                 read_time(row[13]),
                 read_time(row[14]),
+                read_time(row[15]),
+                read_time(row[16]),
+                read_time(row[17]),
+                read_time(row[18]),
             )
             for bot_id, row in found
         }
@@ -229,12 +252,17 @@ class Ingestor:
         return known
 
     def _apply_messages(
-        self, events: Sequence[tuple[str, AnyEvent]], stats: StatDeltas, users: UserDeltas
+        self,
+        events: Sequence[tuple[str, AnyEvent]],
+        stats: StatDeltas,
+        users: UserDeltas,
+        timeline: TimelineDeltas,
     ) -> None:
         if not events:
             return
         states = self._load_messages(events)
         before = {key: (s.status, s.error_code, s.comments) for key, s in states.items()}
+        points_before = {key: s.timeline_points() for key, s in states.items()}
         dirty: dict[tuple[str, str], None] = {}  # ordered: rows are written in arrival order
         for where, event in events:
             assert isinstance(event, MessageEvent)
@@ -260,6 +288,9 @@ class Ingestor:
             new = (state.status, state.error_code, state.comments)
             if old != new:
                 self._count_message_change(state, old, new, stats, users)
+            old_points, new_points = points_before.get(key, ()), state.timeline_points()
+            if old_points != new_points:
+                timeline.message(key[0], state.flow_id, state.source, old_points, new_points)
         self.sql.insert(Message.__tablename__, MESSAGE_COLUMNS, inserts)
         self.sql.update(Message.__tablename__, MESSAGE_COLUMNS, ("id",), updates)
 
@@ -283,7 +314,11 @@ class Ingestor:
         users.touch(flow_id, state.user_id, source, flags=MESSAGED, impressions=impressions)
 
     def _apply_actions(
-        self, events: Sequence[tuple[str, AnyEvent]], stats: StatDeltas, users: UserDeltas
+        self,
+        events: Sequence[tuple[str, AnyEvent]],
+        stats: StatDeltas,
+        users: UserDeltas,
+        timeline: TimelineDeltas,
     ) -> None:
         rows: list[tuple[Any, ...]] = []
         time = self.sql.time
@@ -293,7 +328,16 @@ class Ingestor:
             stats.event(flow_id, event.source, engaged=event.type in ENGAGEMENT_TYPES)
             flag = FLAG_OF_TYPE.get(event.type, 0)
             if flag:
-                users.touch(flow_id, event.user_id, event.source, flags=flag, impressions=0)
+                goal_at = event.at if event.type == "goal_achieved" else None
+                users.touch(
+                    flow_id, event.user_id, event.source, flags=flag, impressions=0,
+                    goal_at=goal_at,
+                )  # fmt: skip
+            if event.type == "click":  # clicks by their time, flow-wide and on their channel
+                slot = slot_of(event.at)
+                timeline.add(event.bot_id, flow_id, slot, ALL_CHANNELS, "clicks")
+                if event.source is not None:
+                    timeline.add(event.bot_id, flow_id, slot, event.source, "clicks")
             rows.append(
                 (flow_id, event.type, event.user_id, event.source, event.message_id, event.url,
                  time(event.at), event.event_id)
@@ -304,8 +348,9 @@ class Ingestor:
     def _write_user_table(
         self,
         table: str,
-        changes: dict[tuple[Any, ...], list[int]],
+        changes: dict[tuple[Any, ...], list[Any]],
         stats: StatDeltas,
+        timeline: TimelineDeltas,
         *,
         channel: bool,
     ) -> None:
@@ -314,39 +359,53 @@ class Ingestor:
         existing = self._load_user_rows(table, list(changes), channel=channel)
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
-        for key, (flags, impressions) in changes.items():
-            old_flags, old_impressions = existing.get(key, (0, 0))
+        time = self.sql.time
+        for key, (flags, impressions, goal_at) in changes.items():
+            old_flags, old_impressions, old_goal_at = existing.get(key, (0, 0, None))
             new_flags, new_impressions = old_flags | flags, old_impressions + impressions
-            if (new_flags, new_impressions) == (old_flags, old_impressions):
+            new_goal_at = old_goal_at
+            if goal_at is not None and (old_goal_at is None or goal_at < old_goal_at):
+                new_goal_at = goal_at
+            old = (old_flags, old_impressions, old_goal_at)
+            if (new_flags, new_impressions, new_goal_at) == old:
                 continue
             source = key[2] if channel else ALL_CHANNELS
-            stats.user(
-                key[0], source, (old_flags, old_impressions > 0),
-                (new_flags, new_impressions > 0), channel=channel,
-            )  # fmt: skip
+            if (new_flags, new_impressions) != old[:2]:
+                stats.user(
+                    key[0], source, (old_flags, old_impressions > 0),
+                    (new_flags, new_impressions > 0), channel=channel,
+                )  # fmt: skip
+            if new_goal_at is not None and new_goal_at != old_goal_at:
+                # The user's goal counts at their first goal_achieved: move it there.
+                bot_id = self._bot_of_flow[key[0]]
+                if old_goal_at is not None:
+                    timeline.add(bot_id, key[0], slot_of(old_goal_at), source, "goals", -1)
+                timeline.add(bot_id, key[0], slot_of(new_goal_at), source, "goals")
             if key in existing:
-                updates.append((new_flags, new_impressions, *key))
+                updates.append((new_flags, new_impressions, time(new_goal_at), *key))
             else:
-                inserts.append((*key, new_flags, new_impressions))
+                inserts.append((*key, new_flags, new_impressions, time(new_goal_at)))
         keys = ("flow_id", "user_id", "source") if channel else ("flow_id", "user_id")
-        self.sql.insert(table, (*keys, "flags", "impressions"), inserts)
-        self.sql.update(table, ("flags", "impressions"), keys, updates)
+        values = ("flags", "impressions", "first_goal_at")
+        self.sql.insert(table, (*keys, *values), inserts)
+        self.sql.update(table, values, keys, updates)
 
     def _load_user_rows(
         self, table: str, keys: list[tuple[Any, ...]], *, channel: bool
-    ) -> dict[tuple[Any, ...], tuple[int, int]]:
+    ) -> dict[tuple[Any, ...], tuple[int, int, datetime | None]]:
         by_flow: dict[int, set[str]] = defaultdict(set)
         for key in keys:
             by_flow[key[0]].add(key[1])
         columns = "flow_id, user_id, source" if channel else "flow_id, user_id"
         query = (
-            f'SELECT {columns}, flags, impressions FROM "{table}" '
+            f'SELECT {columns}, flags, impressions, first_goal_at FROM "{table}" '
             f"WHERE flow_id = {self.sql.mark} AND user_id IN ({{}})"
         )
-        found: dict[tuple[Any, ...], tuple[int, int]] = {}
+        found: dict[tuple[Any, ...], tuple[int, int, datetime | None]] = {}
+        read_time = self.sql.read_time
         for flow_id, user_ids in by_flow.items():
             for row in self.sql.select_in(query, (flow_id,), sorted(user_ids)):
-                found[tuple(row[:-2])] = (row[-2], row[-1])
+                found[tuple(row[:-3])] = (row[-3], row[-2], read_time(row[-1]))
         return found
 
     def _write_stats(self, stats: StatDeltas) -> None:
@@ -367,6 +426,16 @@ class Ingestor:
                 set_={"count": _failure_stat.c.count + stmt.excluded.count},
             )
             self.conn.execute(stmt, reasons)
+
+    def _write_timeline(self, timeline: TimelineDeltas) -> None:
+        rows = timeline.rows()
+        if rows:
+            stmt = dialect_insert(self.conn)(_timeline)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["bot_id", "flow_id", "slot", "source"],
+                set_={name: _timeline.c[name] + stmt.excluded[name] for name in TIMELINE_COUNTERS},
+            )
+            self.conn.execute(stmt, rows)
 
     def _touch_flows(self, flow_ids: set[int]) -> None:
         """Remember when each flow last received data ("updated 2 min ago")."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from store.csv_format import comments_cell
 from store.events import EventError, MessageEvent
+from store.models import TIMELINE_SLOT_SECONDS
 from store.vocabulary import STATUS_RANK
 
 # Bits of flow_user.flags / flow_user_channel.flags.
@@ -24,6 +25,23 @@ FLAG_OF_TYPE = {
     "conversation_started": CONVERSATION,
 }
 CHANNEL_FLAGS = GOAL | CLICKED | CONVERSATION | MESSAGED  # entered/exited are flow-wide
+
+# Timeline series (DESIGN.md, Timeline) a status belongs to: an event with this status can
+# set the series' time, and a message whose final status is this counts in these series.
+SERIES_OF_STATUS: dict[str, tuple[str, ...]] = {
+    "queued": (),
+    "sent": ("sent",),
+    "failed": ("failed",),
+    "delivered": ("sent", "delivered"),
+    "read": ("sent", "delivered", "read"),
+}
+FIRST_AT = {series: f"first_{series}_at" for series in ("sent", "delivered", "read", "failed")}
+TimelinePoints = tuple[tuple[str, int], ...]  # (series, slot) a message counts in
+
+
+def slot_of(moment: datetime) -> int:
+    """The 15-minute UTC slot of ``moment`` (``flow_timeline.slot``)."""
+    return int(moment.timestamp() // TIMELINE_SLOT_SECONDS)
 
 
 def impression_threshold(source: str) -> int:
@@ -98,6 +116,29 @@ class MessageState:
     sent_by: str | None
     created_at: datetime
     scheduled_at: datetime | None
+    first_sent_at: datetime | None = None
+    first_delivered_at: datetime | None = None
+    first_read_at: datetime | None = None
+    first_failed_at: datetime | None = None
+
+    def note_event_time(self, status: str, at: datetime) -> bool:
+        """Move each series' earliest time back to ``at`` if an event in ``status`` is earlier."""
+        changed = False
+        for series in SERIES_OF_STATUS[status]:
+            name = FIRST_AT[series]
+            current = getattr(self, name)
+            if current is None or at < current:
+                setattr(self, name, at)
+                changed = True
+        return changed
+
+    def timeline_points(self) -> TimelinePoints:
+        """Where the message counts in the timeline: (series, slot) per series of its final
+        status, each at the earliest event of that series."""
+        return tuple(
+            (series, slot_of(getattr(self, FIRST_AT[series])))
+            for series in SERIES_OF_STATUS[self.status]
+        )
 
     def outranks(self, event: MessageEvent) -> bool:
         """True when the stored status beats the event's (ties broken by time, then text)."""
@@ -112,7 +153,7 @@ class MessageState:
 
 
 def new_message_state(flow_id: int, event: MessageEvent) -> MessageState:
-    return MessageState(
+    state = MessageState(
         id=None,
         flow_id=flow_id,
         workflow_id=event.workflow_id,
@@ -129,6 +170,8 @@ def new_message_state(flow_id: int, event: MessageEvent) -> MessageState:
         created_at=event.created_at or event.at,
         scheduled_at=event.scheduled_at,
     )
+    state.note_event_time(event.status, event.at)
+    return state
 
 
 def merge_message(state: MessageState, event: MessageEvent, where: str) -> bool:
@@ -156,5 +199,7 @@ def merge_message(state: MessageState, event: MessageEvent, where: str) -> bool:
     created_at = event.created_at or event.at
     if created_at < state.created_at:
         state.created_at = created_at
+        changed = True
+    if state.note_event_time(event.status, event.at):
         changed = True
     return changed

@@ -1,4 +1,5 @@
-"""Property: the KPIs of a flow do not depend on the order or batching of its events."""
+"""Property: the KPIs and the timeline of a flow do not depend on the order or batching of
+its events, and every timeline series adds up to the channel statistics."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from reports.kpis import DELIVERY_REPORTING_CHANNELS
 from store.vocabulary import STATUS_SYNONYMS, USER_EVENT_TYPES
-from tests.support import ingest, kpis
+from tests.support import ingest, kpis, timeline
 
 STATUSES = ["queued", "sent", "failed", "delivered", "read", *STATUS_SYNONYMS]
 SOURCES = ["whatsapp", "sms", "email"]
-TIMES = ["2026-11-01T09:00:00Z", "2026-11-01T09:00:01Z", "2026-11-01T09:05:00Z"]
+# Same second, same slot, next slot, a later hour, the next local day in Asia/Kolkata.
+TIMES = ["2026-11-01T09:00:00Z", "2026-11-01T09:00:01Z", "2026-11-01T09:05:00Z",
+         "2026-11-01T09:20:00Z", "2026-11-01T11:40:00Z", "2026-11-01T18:31:00Z"]  # fmt: skip
 _flows = itertools.count()
 
 
@@ -56,6 +60,26 @@ def _for_flow(workflow_id: str, events: list[dict[str, Any]]) -> list[dict[str, 
     return out
 
 
+def _series_sum(data: dict[str, Any], name: str) -> int | None:
+    values = [point[name] for point in data["series"]]
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _assert_series_add_up(report: dict[str, Any], line: dict[str, Any]) -> None:
+    """Each series sums to the channel statistics (delivered/read: reporting channels)."""
+    rows = report["channels"]
+    reporting = [row for row in rows if row["delivered"] is not None]
+    assert _series_sum(line, "sent") == sum(row["sent"] for row in rows)
+    assert _series_sum(line, "failed") == sum(row["failed"] for row in rows)
+    for name in ("delivered", "read"):
+        if report["channel"] in (None, *DELIVERY_REPORTING_CHANNELS):
+            assert _series_sum(line, name) == sum(row[name] for row in reporting)
+        else:
+            assert all(point[name] is None for point in line["series"])
+    goals = report["overview"]["goal_conversion"]  # the flow has a goal: never null
+    assert _series_sum(line, "goals") == goals
+
+
 def _without_identity(data: dict[str, Any]) -> dict[str, Any]:
     return data | {
         "flow": {k: v for k, v in data["flow"].items() if k not in ("workflow_id", "name")}
@@ -66,7 +90,7 @@ def _without_identity(data: dict[str, Any]) -> dict[str, Any]:
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(events=flow_events(), data=st.data())
-def test_any_order_and_batching_gives_the_same_kpis(
+def test_any_order_and_batching_gives_the_same_kpis_and_timeline(
     store_engine: Engine, events: list[dict[str, Any]], data: st.DataObject
 ) -> None:
     shuffled = data.draw(st.permutations(events))
@@ -78,6 +102,12 @@ def test_any_order_and_batching_gives_the_same_kpis(
     if ordered[cut + 1 :]:
         ingest(store_engine, *ordered[cut + 1 :])
     for channel in (None, "whatsapp", "sms"):
-        assert _without_identity(kpis(store_engine, first, channel)) == _without_identity(
-            kpis(store_engine, second, channel)
-        )
+        report = kpis(store_engine, first, channel)
+        assert _without_identity(report) == _without_identity(kpis(store_engine, second, channel))
+        for bucket in ("hour", "day"):
+            line = timeline(store_engine, first, zone="Asia/Kolkata", bucket=bucket,
+                            channel=channel)  # fmt: skip
+            again = timeline(store_engine, second, zone="Asia/Kolkata", bucket=bucket,
+                             channel=channel)  # fmt: skip
+            assert _without_identity(line) == _without_identity(again)
+            _assert_series_add_up(report, line)
