@@ -45,6 +45,24 @@ def fmt_moment(moment: datetime | None, zone: tzinfo, missing: str = "—") -> s
     return f"{local.day} {local:%b %Y %H:%M %Z}"
 
 
+def fmt_bucket(start: datetime, bucket: str) -> str:
+    """A timeline bucket's start as people read it, in its own offset: ``1 Nov 09:00``
+    (``01:00 −04:00`` and ``01:00 −05:00`` where a fall-back repeats the hour) or ``Sun 1 Nov``.
+    """
+    if bucket == "day":
+        return f"{start:%a} {start.day} {start:%b %Y}"
+    return f"{start.day} {start:%b %H:%M} {_offset(start)}"
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    if offset is None:
+        return ""
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "−"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def fmt_day(moment: datetime, zone: tzinfo) -> str:
     """``28 Nov`` in ``zone``."""
     local = moment.astimezone(zone)

@@ -2,14 +2,14 @@
 
 Every command exits non-zero on failure with a one-line reason on stderr (``common``). One
 module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db),
-``access`` (workspace, api-key), ``serve``, ``subscriptions``.
+``access`` (workspace, api-key), ``serve``, ``subscriptions``, ``insight`` (timeline, compare).
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import access, data, reports, serve, subscriptions
+from bot.cli import access, data, insight, reports, serve, subscriptions
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
@@ -22,6 +22,7 @@ app.command("import")(data.import_)
 app.command()(data.demo)
 app.command()(serve.serve)
 app.command()(reports.export)
+app.command()(insight.timeline)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 db_app.command("upgrade")(data.db_upgrade)

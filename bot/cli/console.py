@@ -8,8 +8,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from reports.formatting import channel_cells, fmt_int, fmt_moment, fmt_pct, rate_items
-from reports.kpis import FlowReport
+from reports.formatting import (
+    channel_cells,
+    fmt_bucket,
+    fmt_int,
+    fmt_moment,
+    fmt_pct,
+    rate_items,
+)
+from reports.kpis import FlowReport, Timeline
 
 CHANNEL_COLUMNS = (
     "Channel", "Notifications", "Share", "Sent", "Delivered", "Read", "Failed", "Failure rate",
@@ -93,3 +100,34 @@ def render_report(report: FlowReport, zone: ZoneInfo) -> RenderableType:
     if reasons.row_count:
         parts.append(reasons)
     return Group(*parts)
+
+
+TIMELINE_COLUMNS = ("Sent", "Delivered", "Read", "Failed", "Clicks", "Goals")
+
+
+def render_timeline(timeline: Timeline, zone: ZoneInfo) -> RenderableType:
+    """The timeline as one table: a row per bucket (local start), a total row at the end."""
+    flow = timeline.flow
+    scope = f"channel {timeline.channel}" if timeline.channel else "all channels"
+    per = "hour" if timeline.bucket == "hour" else "day"
+    heading = Text.assemble(
+        (flow.name, "bold"),
+        f" — per {per} in {timeline.time_zone} · ",
+        (scope, "italic"),
+        f" · generated {fmt_moment(timeline.generated_at, zone)}",
+    )
+    table = Table(title="Timeline", title_justify="left", show_footer=bool(timeline.series))
+    table.add_column("Starts", footer="Total")
+    names = ("sent", "delivered", "read", "failed", "clicks", "goals")
+    for label, name in zip(TIMELINE_COLUMNS, names, strict=True):
+        values = [getattr(point, name) for point in timeline.series]
+        total = None if any(v is None for v in values) else sum(values)
+        table.add_column(label, justify="right", footer=fmt_int(total))
+    for point in timeline.series:
+        table.add_row(
+            fmt_bucket(point.start, timeline.bucket),
+            *(fmt_int(getattr(point, name)) for name in names),
+        )
+    if not timeline.series:
+        return Group(heading, Text("Nothing sent yet: the timeline is empty."))
+    return Group(heading, table)

@@ -54,8 +54,8 @@ def _upsert_flow(
         error = ItemError(field=parsed.field, message=parsed.message)
         raise BatchRejected("invalid flow; nothing was written", [error])
     result = apply_events(engine, lock, [("body", parsed)])
-    with Session(engine) as session:
-        flow = bot_flow(session, bot_id, workflow_id)
+    with Session(engine) as session:  # the id as stored: validation strips surrounding spaces
+        flow = bot_flow(session, bot_id, parsed.workflow_id)
     assert flow is not None  # just written, and flows are never deleted
     return JSONResponse(
         FlowOut.of(flow).model_dump(), status_code=201 if result.flows_created else 200

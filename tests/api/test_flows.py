@@ -105,6 +105,7 @@ def test_openapi_describes_every_route_with_the_api_key(client: httpx.Client) ->
         ("/api/v1/events", "post"),
         ("/api/v1/flows/{workflow_id}", "put"),
         ("/api/v1/flows/{workflow_id}/kpis", "get"),
+        ("/api/v1/flows/{workflow_id}/timeline", "get"),
     }
     for operation in operations.values():
         assert operation["security"] == [{"ApiKey": []}]

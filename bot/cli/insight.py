@@ -1,0 +1,56 @@
+"""``timeline`` and ``compare``: a flow over time, and flows side by side."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from bot.cli.common import CliError, engine_for, errors, out, settings
+from bot.cli.console import render_timeline
+from reports.access import InvalidChannel, check_channel
+from reports.buckets import BUCKETS
+from reports.flows import find_flow
+from reports.kpis import compute_timeline
+from store.models import utcnow
+
+FlowArgument = Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")]
+
+
+def timeline(
+    flow: FlowArgument,
+    bucket: Annotated[
+        str, typer.Option(help="hour or day, aligned in REPORT_TIMEZONE.", show_default=True)
+    ] = "hour",
+    channel: Annotated[str | None, typer.Option(help="Only this channel, e.g. whatsapp.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline JSON.")] = False,
+) -> None:
+    """Print a flow's sent, delivered, read, failed, clicks and goals per hour or day."""
+    with errors():
+        chosen = bucket.strip().lower()
+        if chosen not in BUCKETS:
+            raise CliError(f"--bucket: {bucket!r} is not a bucket; use hour or day")
+        config = settings()
+        engine = engine_for(config)
+        with Session(engine) as session:
+            found = find_flow(session, flow)
+            conn = session.connection()
+            try:
+                checked = check_channel(conn, found, channel)
+            except InvalidChannel as exc:
+                raise CliError(f"--channel: {exc.reason}") from None
+            result = compute_timeline(
+                conn,
+                found,
+                zone=config.report_zone,
+                bucket=chosen,  # type: ignore[arg-type]
+                channel=checked,
+                now=utcnow(),
+            )
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out.print(render_timeline(result, config.report_zone))
