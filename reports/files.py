@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from reports.csv_export import export_csv, report_basename
-from reports.kpis import FlowReport
+from reports.kpis import FlowReport, report_timeline
 from reports.pdf import PageSize, save_pdf
 from store.models import Flow
 
@@ -61,5 +61,9 @@ def render_report_files(
         export_csv(engine, flow, csv_path, zone, progress=progress)
     if "pdf" in formats:
         pdf_path = directory / f"{basename}.pdf"
-        save_pdf(report, pdf_path, zone, page_size)
+        with engine.connect() as conn:
+            timeline = report_timeline(
+                conn, flow, zone=zone, channel=report.channel, now=report.generated_at
+            )
+        save_pdf(report, pdf_path, zone, page_size, timeline=timeline)
     return ReportFiles(csv=csv_path, pdf=pdf_path)

@@ -8,10 +8,9 @@ renderers are pure functions of it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, computed_field, field_serializer
@@ -401,7 +400,7 @@ def build_timeline(
     flow: Flow,
     rows: TimelineRows,
     *,
-    zone: ZoneInfo,
+    zone: tzinfo,
     bucket: Bucket,
     channel: str | None,
     now: datetime,
@@ -429,7 +428,7 @@ def build_timeline(
         flow=flow_info(flow),
         channel=channel,
         bucket=bucket,
-        time_zone=zone.key,
+        time_zone=getattr(zone, "key", None) or str(zone),
         series=series,
         generated_at=now,
     )
@@ -439,7 +438,7 @@ def compute_timeline(
     conn: Connection,
     flow: Flow,
     *,
-    zone: ZoneInfo,
+    zone: tzinfo,
     bucket: Bucket = "hour",
     channel: str | None = None,
     now: datetime,
@@ -452,7 +451,7 @@ def compute_timeline(
 
 
 def report_timeline(
-    conn: Connection, flow: Flow, *, zone: ZoneInfo, channel: str | None = None, now: datetime
+    conn: Connection, flow: Flow, *, zone: tzinfo, channel: str | None = None, now: datetime
 ) -> Timeline:
     """The timeline for a chart: hours when the flow's data spans up to 3 days, else days."""
     assert flow.id is not None

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.charts.piecharts import Pie
 from reportlab.graphics.charts.textlabels import NA_Label
 from reportlab.graphics.shapes import Circle, Drawing, Rect, String
@@ -44,13 +45,14 @@ from reportlab.platypus import (
 from reports.formatting import (
     channel_cells,
     channel_label,
+    fmt_bucket,
     fmt_int,
     fmt_moment,
     fmt_pct,
     rate_items,
     top_failure_reasons,
 )
-from reports.kpis import ChannelStats, FlowReport
+from reports.kpis import ChannelStats, FlowReport, Timeline, TimelinePoint
 
 PageSize = Literal["A4", "Letter"]
 PAGE_SIZES: dict[str, tuple[float, float]] = {"A4": A4, "Letter": LETTER}
@@ -432,7 +434,8 @@ def _channels(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -
     note = Paragraph(
         "Delivered and Read are reported by WhatsApp only; other channels show n/a.", st["muted"]
     )
-    return [heading, KeepTogether([charts]), Spacer(1, 3 * mm), table, note]
+    # The heading stays with its charts: never alone at the foot of a page.
+    return [KeepTogether([heading, charts]), Spacer(1, 3 * mm), table, note]
 
 
 def _failure_reasons(report: FlowReport, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
@@ -452,6 +455,138 @@ def _failure_reasons(report: FlowReport, width: float, st: dict[str, ParagraphSt
     table = Table(rows, colWidths=[28 * mm, width - 63 * mm, 35 * mm], hAlign="LEFT")
     table.setStyle(_table_style(("ALIGN", (2, 0), (2, -1), "RIGHT")))
     return [heading, table]
+
+
+# -- timeline ---------------------------------------------------------------------------------
+
+ENGAGEMENT_SERIES = (
+    ("Clicks", colors.HexColor("#f59e0b")),
+    ("Goals", colors.HexColor("#14b8a6")),
+)
+MAX_AXIS_LABELS = 8
+
+
+def _category_names(timeline: Timeline) -> list[str]:
+    """Bucket labels for the x axis, thinned to at most ``MAX_AXIS_LABELS`` (the rest blank)."""
+    points = timeline.series
+    every = max(1, -(-len(points) // MAX_AXIS_LABELS))  # ceiling division
+    names = []
+    for index, point in enumerate(points):
+        if index % every:
+            names.append("")
+        elif timeline.bucket == "day":
+            names.append(f"{point.start.day} {point.start:%b}")
+        else:
+            names.append(f"{point.start.day} {point.start:%b %H:%M}")
+    return names
+
+
+def _legend(x: float, y: float, pairs: list[tuple[Any, str]]) -> Legend:
+    legend = Legend()
+    legend.x, legend.y = x, y
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.fontName = FONT
+    legend.fontSize = 7.5
+    legend.dx = legend.dy = 7
+    legend.deltax = 0
+    legend.autoXPadding = 10
+    legend.strokeColor = None
+    legend.strokeWidth = 0
+    legend.colorNamePairs = pairs
+    return legend
+
+
+def _style_axes(chart: Any, names: list[str]) -> None:
+    chart.categoryAxis.categoryNames = names
+    chart.categoryAxis.labels.fontName = FONT
+    chart.categoryAxis.labels.fontSize = 6.5
+    chart.categoryAxis.labels.boxAnchor = "n"
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.rangeRound = "ceiling"
+    chart.valueAxis.labels.fontName = FONT
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = lambda value: f"{value:,.0f}"
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.visibleGrid = True
+
+
+def build_timeline_chart(timeline: Timeline, width: float, height: float) -> Drawing:
+    """Lines of Sent / Delivered / Read / Failed per bucket (Delivered and Read only where the
+    channels report them)."""
+    drawing = Drawing(width, height)
+    series: list[tuple[str, Any, list[int]]] = []
+    for (name, colour), key in zip(
+        STATUS_SERIES, ("sent", "delivered", "read", "failed"), strict=True
+    ):
+        values = [getattr(point, key) for point in timeline.series]
+        if all(value is not None for value in values):
+            series.append((name, colour, values))
+    chart = HorizontalLineChart()
+    chart.x, chart.y = 40, 22
+    chart.width, chart.height = width - 50, height - 40
+    chart.data = [values for _, _, values in series]
+    chart.joinedLines = 1
+    _style_axes(chart, _category_names(timeline))
+    for i, (_, colour, _) in enumerate(series):
+        chart.lines[i].strokeColor = colour
+        chart.lines[i].strokeWidth = 1.4
+    drawing.add(chart, name="lines")
+    drawing.add(_legend(40, height - 4, [(colour, name) for name, colour, _ in series]))
+    return drawing
+
+
+def build_engagement_chart(timeline: Timeline, width: float, height: float) -> Drawing:
+    """Bars of clicks and goals per bucket."""
+    drawing = Drawing(width, height)
+    chart = VerticalBarChart()
+    chart.x, chart.y = 40, 22
+    chart.width, chart.height = width - 50, height - 40
+    chart.data = [
+        [point.clicks for point in timeline.series],
+        [point.goals for point in timeline.series],
+    ]
+    _style_axes(chart, _category_names(timeline))
+    chart.barSpacing = 0
+    chart.groupSpacing = 1 if len(timeline.series) > 24 else 4
+    for i, (_, colour) in enumerate(ENGAGEMENT_SERIES):
+        chart.bars[i].fillColor = colour
+        chart.bars[i].strokeColor = None
+    drawing.add(chart, name="bars")
+    drawing.add(_legend(40, height - 4, [(colour, name) for name, colour in ENGAGEMENT_SERIES]))
+    return drawing
+
+
+def _busiest(points: list[TimelinePoint], key: str) -> TimelinePoint | None:
+    values = [p for p in points if getattr(p, key)]
+    return max(values, key=lambda p: getattr(p, key)) if values else None
+
+
+def _timeline(timeline: Timeline, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
+    per = "hour" if timeline.bucket == "hour" else "day"
+    heading = Paragraph(f"Over time · per {per} ({escape(timeline.time_zone)})", st["h2"])
+    if not timeline.series:
+        return [heading, Paragraph("Nothing has been sent yet.", st["body"])]
+    busiest = _busiest(timeline.series, "sent")
+    first, last = timeline.series[0], timeline.series[-1]
+    facts = (
+        f"From {fmt_bucket(first.start, timeline.bucket)} to "
+        f"{fmt_bucket(last.start, timeline.bucket)}: {len(timeline.series):,} {per}s."
+    )
+    if busiest is not None:
+        facts += (
+            f" Busiest {per}: {fmt_bucket(busiest.start, timeline.bucket)} "
+            f"({fmt_int(busiest.sent)} sent)."
+        )
+    return [
+        heading,
+        Paragraph(escape(facts), st["muted"]),
+        Paragraph("Messages by the time they were first sent, delivered, read or failed",
+                  st["muted"]),
+        build_timeline_chart(timeline, width, 62 * mm),
+        Paragraph("Clicks and goals (users, at their first goal)", st["muted"]),
+        build_engagement_chart(timeline, width, 45 * mm),
+    ]  # fmt: skip
 
 
 # -- page furniture ------------------------------------------------------------------------
@@ -518,8 +653,15 @@ class _Rule(Flowable):
         self.canv.line(0, 1.5 * mm, self.width, 1.5 * mm)
 
 
-def render_pdf(report: FlowReport, zone: tzinfo, page_size: PageSize = "A4") -> bytes:
-    """The full PDF report of ``report``; times are shown in ``zone``."""
+def render_pdf(
+    report: FlowReport,
+    zone: tzinfo,
+    page_size: PageSize = "A4",
+    *,
+    timeline: Timeline | None = None,
+) -> bytes:
+    """The full PDF report of ``report`` (with ``timeline``'s charts when given); times are
+    shown in ``zone``."""
     register_fonts()
     size = PAGE_SIZES[page_size]
     width = size[0] - 2 * MARGIN
@@ -547,15 +689,24 @@ def render_pdf(report: FlowReport, zone: tzinfo, page_size: PageSize = "A4") -> 
         *_channels(report, width, st),
         KeepTogether(_failure_reasons(report, width, st)),
     ]
+    if timeline is not None:
+        story.append(KeepTogether(_timeline(timeline, width, st)))
     header = f"Campaign report · {flow.name} · {flow.bot_id}/{flow.workflow_id}"
     footer = f"generated {fmt_moment(report.generated_at, zone)}"
     doc.build(story, canvasmaker=_canvas_class(header, footer))
     return buffer.getvalue()
 
 
-def save_pdf(report: FlowReport, path: Path, zone: tzinfo, page_size: PageSize = "A4") -> int:
+def save_pdf(
+    report: FlowReport,
+    path: Path,
+    zone: tzinfo,
+    page_size: PageSize = "A4",
+    *,
+    timeline: Timeline | None = None,
+) -> int:
     """Render ``report`` to ``path`` (all or nothing); returns the file's size in bytes."""
-    data = render_pdf(report, zone, page_size)
+    data = render_pdf(report, zone, page_size, timeline=timeline)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     try:

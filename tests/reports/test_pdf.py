@@ -11,8 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from reports.kpis import FlowReport
-from reports.pdf import build_channel_pie, build_status_bars, render_pdf
+from reports.kpis import FlowReport, Timeline
+from reports.pdf import (
+    build_channel_pie,
+    build_engagement_chart,
+    build_status_bars,
+    build_timeline_chart,
+    render_pdf,
+)
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 SECTIONS = (
@@ -165,3 +171,63 @@ def test_without_a_goal_the_goal_tile_says_so():
     report.overview.goal_conversion = None
     _, text = pdf_text(render_pdf(report, KOLKATA))
     assert "no goal set" in text
+
+
+def make_timeline(channel: str | None = None, **points: list[int | None]) -> Timeline:
+    """Three hours in Asia/Kolkata, as the KPI engine would return them."""
+    starts = ["2026-11-01T09:00:00+05:30", "2026-11-01T10:00:00+05:30", "2026-11-01T11:00:00+05:30"]
+    series = {"sent": [120, 340, 0], "delivered": [100, 300, 0], "read": [50, 210, 15],
+              "failed": [4, 9, 0], "clicks": [3, 40, 22], "goals": [0, 5, 7]} | points  # fmt: skip
+    return Timeline.model_validate(
+        {
+            "flow": make_report().flow.model_dump(),
+            "channel": channel,
+            "bucket": "hour",
+            "time_zone": "Asia/Kolkata",
+            "series": [
+                {"start": start} | {name: values[i] for name, values in series.items()}
+                for i, start in enumerate(starts)
+            ],
+            "generated_at": datetime(2026, 11, 27, 3, 30, tzinfo=UTC),
+        }
+    )
+
+
+def test_rates_are_shown_as_tiles_and_per_channel():
+    _, text = pdf_text(render_pdf(make_report(), KOLKATA))
+    # 680 failed / 23,320 notifications; 3,112 / 19,877 reach; 11,200 / 15,010; 611 / 19,877
+    tiles = "2.9% 15.7% 74.6% 3.1% Failure rate Click-through rate Read rate Goal conversion rate"
+    assert tiles in text  # a row of values above a row of labels
+    assert "WhatsApp 15,900 68.2% 15,490 15,010 11,200 410 2.6%" in text
+
+
+def test_the_timeline_section_shows_its_buckets_and_the_busiest_hour():
+    _, text = pdf_text(render_pdf(make_report(), KOLKATA, timeline=make_timeline()))
+    assert "Over time · per hour (Asia/Kolkata)" in text
+    assert "From 1 Nov 09:00 +05:30 to 1 Nov 11:00 +05:30: 3 hours." in text
+    assert "Busiest hour: 1 Nov 10:00 +05:30 (340 sent)." in text
+    assert "1 Nov 09:00" in text  # an axis label
+
+
+def test_timeline_chart_draws_sent_delivered_read_failed_and_clicks_goals_bars():
+    timeline = make_timeline()
+    lines = build_timeline_chart(timeline, 400, 150).contents[0]
+    assert lines.data == [[120, 340, 0], [100, 300, 0], [50, 210, 15], [4, 9, 0]]
+    assert lines.categoryAxis.categoryNames == ["1 Nov 09:00", "1 Nov 10:00", "1 Nov 11:00"]
+    bars = build_engagement_chart(timeline, 400, 120).contents[0]
+    assert bars.data == [[3, 40, 22], [0, 5, 7]]
+
+
+def test_timeline_of_a_channel_without_receipts_has_no_delivered_or_read_line():
+    timeline = make_timeline("sms", delivered=[None] * 3, read=[None] * 3)
+    lines = build_timeline_chart(timeline, 400, 150).contents[0]
+    assert lines.data == [[120, 340, 0], [4, 9, 0]]  # sent and failed only
+
+
+def test_many_buckets_get_at_most_eight_axis_labels():
+    starts = [datetime(2026, 11, 1, tzinfo=KOLKATA).replace(hour=h) for h in range(24)]
+    timeline = make_timeline()
+    timeline.series = [timeline.series[0].model_copy(update={"start": s}) for s in starts]
+    names = build_timeline_chart(timeline, 400, 150).contents[0].categoryAxis.categoryNames
+    assert [n for n in names if n] == ["1 Nov 00:00", "1 Nov 03:00", "1 Nov 06:00", "1 Nov 09:00",
+                                       "1 Nov 12:00", "1 Nov 15:00", "1 Nov 18:00", "1 Nov 21:00"]  # fmt: skip
