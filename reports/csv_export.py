@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -169,21 +169,31 @@ def format_line(cells: Iterable[str]) -> str:
     return ",".join(csv_cell(cell) for cell in cells) + "\r\n"
 
 
+def iter_message_rows(
+    conn: Connection, flow: Flow, *, batch_size: int = BATCH_SIZE
+) -> Iterator[Sequence[Any]]:
+    """Batches of ``flow``'s message rows in arrival order, streamed: user id, source,
+    status, IP address, message id, payload (JSON text), template id, sent by, error code,
+    comments, then created, scheduled and updated times as stored UTC text. The one row
+    source of the CSV and XLSX exports."""
+    assert flow.id is not None
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+        _message_query(flow.id, conn.dialect.name)
+    )
+    yield from result.partitions()
+
+
 def iter_lines(
     conn: Connection, flow: Flow, zone: tzinfo, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[tuple[str, int]]:
     """Batches of CSV text (without the header) for ``flow``'s messages, ordered by Message
     ID, each with its row count."""
-    assert flow.id is not None
     bot_id, workflow_id = guard_cell(flow.bot_id), guard_cell(flow.workflow_id)
     bot_cell, workflow_cell = csv_cell(bot_id), csv_cell(workflow_id)
     when = time_formatter(zone)
     payload_cell = payload_formatter()
     guard = guard_cell
-    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-        _message_query(flow.id, conn.dialect.name)
-    )
-    for partition in result.partitions():
+    for partition in iter_message_rows(conn, flow, batch_size=batch_size):
         lines = []
         for (
             user_id, source, status, ip_address, message_id, payload, template_id, sent_by,

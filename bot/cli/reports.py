@@ -15,9 +15,10 @@ from sqlmodel import Session
 from bot.cli.common import CliError, engine_for, err, errors, out, settings
 from bot.cli.console import render_report
 from bot.settings import Settings
+from reports import files
 from reports.access import InvalidChannel, check_channel
 from reports.csv_export import expected_rows
-from reports.files import REPORT_FORMATS, render_report_files, report_basename
+from reports.files import render_report_files, report_basename
 from reports.flows import find_flow
 from reports.kpis import FlowReport, compute_kpis
 from store.models import utcnow
@@ -53,14 +54,11 @@ def kpis(
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    """``csv,pdf`` → ``("csv", "pdf")``; an unknown format is a ``CliError``."""
-    formats = [part.strip().lower() for part in text.split(",") if part.strip()]
-    unknown = [part for part in formats if part not in REPORT_FORMATS]
-    if unknown or not formats:
-        raise CliError(
-            f"--format: unknown format {', '.join(unknown) or text!r}; use csv, pdf or csv,pdf"
-        )
-    return tuple(dict.fromkeys(formats))
+    """``csv,pdf,xlsx`` → ``("csv", "pdf", "xlsx")``; an unknown format is a ``CliError``."""
+    try:
+        return files.parse_formats(text)
+    except ValueError as exc:
+        raise CliError(f"--format: {exc}") from None
 
 
 def write_exports(
@@ -70,7 +68,8 @@ def write_exports(
     formats: tuple[str, ...],
     out_dir: Path | None,
 ) -> list[Path]:
-    """Write the flow's CSV and/or PDF into ``out_dir`` (default REPORTS_DIR); their paths."""
+    """Write the flow's CSV, PDF and/or XLSX into ``out_dir`` (default REPORTS_DIR); their
+    paths."""
     directory = out_dir if out_dir is not None else config.REPORTS_DIR
     if directory.exists() and not directory.is_dir():
         raise CliError(f"--out: {directory} is not a directory")
@@ -80,7 +79,7 @@ def write_exports(
         report = compute_kpis(session.connection(), flow, now=now)
         total = expected_rows(session.connection(), flow)
     progress = Progress(
-        TextColumn("Exporting CSV"),
+        TextColumn("Exporting messages"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("rows"),
@@ -90,7 +89,8 @@ def write_exports(
     )
     try:
         with progress:
-            task = progress.add_task("csv", total=total or None, visible="csv" in formats)
+            tables = sum(f in formats for f in ("csv", "xlsx"))  # each streams every message
+            task = progress.add_task("rows", total=total * tables or None, visible=bool(tables))
             files = render_report_files(
                 engine,
                 flow,
@@ -110,13 +110,16 @@ def write_exports(
 def export(
     flow: FlowArgument,
     formats: Annotated[
-        str, typer.Option("--format", help="csv, pdf or csv,pdf.", show_default=True)
+        str,
+        typer.Option(
+            "--format", help="csv, pdf, xlsx, or a list: csv,pdf,xlsx.", show_default=True
+        ),
     ] = "csv,pdf",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Directory for the files [default: REPORTS_DIR].")
     ] = None,
 ) -> None:
-    """Write a flow's full report: the CSV of every message and/or the PDF with charts."""
+    """Write a flow's full report: the CSV and/or XLSX of every message, the PDF with charts."""
     with errors():
         chosen = parse_formats(formats)
         config = settings()

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import openpyxl
 import pytest
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
@@ -100,3 +101,17 @@ def test_demo_writes_the_demo_flows_csv_and_pdf(run, tmp_path: Path):
     with paths[0].open(encoding="utf-8", newline="") as stream:
         assert sum(1 for _ in csv.reader(stream)) == 300 + 1
     assert "Diwali offers" in PdfReader(paths[1]).pages[0].extract_text()
+
+
+def test_export_xlsx_alone_and_with_csv_and_pdf(run, sqlite_engine: Engine):
+    ingest(sqlite_engine, flow(), msg("m1", "+919800000001", "whatsapp", "read"))
+    result = run("export", "wf_42", "--format", "xlsx")
+    assert result.exit_code == 0, result.output
+    (path,) = written(result.output)
+    assert path.suffix == ".xlsx"
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert book.sheetnames == ["Summary", "Channels", "Messages"]
+    rows = list(book["Messages"].iter_rows(values_only=True))
+    assert rows[1][1] == "+919800000001"  # text, without the CSV's ' guard
+    result = run("export", "wf_42", "--format", "xlsx,CSV,pdf")
+    assert [p.suffix for p in written(result.output)] == [".csv", ".pdf", ".xlsx"]
