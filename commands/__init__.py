@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from commands.blocks.common import (
     COMMAND,
+    DOWNLOAD_EXCEL,
     DOWNLOAD_REPORT,
     FILTER_CHANNEL,
     OPEN_REPORT,
@@ -25,6 +26,7 @@ from commands.listeners import (
     ack_at_once,
     ack_report_command,
     answer_download_click,
+    answer_download_excel_click,
     answer_report_command,
     answer_subcommand,
     answer_unsubscribe_click,
@@ -45,4 +47,5 @@ def register(app: AsyncApp, deps: CommandDeps) -> None:
     app.action(SHOW_CHANNEL_STATS)(ack=ack_at_once, lazy=[report_action("stats")])
     app.action(SHARE_REPORT)(ack=ack_at_once, lazy=[report_action("share")])
     app.action(DOWNLOAD_REPORT)(ack=ack_at_once, lazy=[answer_download_click])
+    app.action(DOWNLOAD_EXCEL)(ack=ack_at_once, lazy=[answer_download_excel_click])
     app.action(UNSUBSCRIBE)(ack=ack_at_once, lazy=[answer_unsubscribe_click])

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from commands.blocks.common import COMMAND, ephemeral, section_block, to_message
+from commands.blocks.compare import build_compare_blocks
 from commands.blocks.notices import (
     REFUSALS,
     build_flow_list_blocks,
@@ -27,6 +28,7 @@ from commands.blocks.subscriptions import (
 from commands.deps import CommandDeps
 from commands.grammar import (
     ALL_FLOWS,
+    CompareRequest,
     ListFlows,
     ShowReport,
     SubscriptionError,
@@ -44,6 +46,7 @@ from reports.access import (
     require_grants,
     visible_flow,
 )
+from reports.compare import CompareError, compare_flows
 from reports.formatting import truncate
 from reports.kpis import compute_kpis, known_channels
 from reports.schedules import next_run
@@ -124,6 +127,24 @@ def answer_target(
         return _render(session, flow, channel, deps, now, view, user_id)
 
 
+def answer_compare(
+    deps: CommandDeps, team_id: str, request: CompareRequest, now: datetime | None = None
+) -> dict[str, Any]:
+    """The flows of ``compare A vs B…`` side by side, among those the workspace may see."""
+    now = now or utcnow()
+    with Session(deps.engine) as session:
+        try:
+            flows = [find_visible_flow(session, team_id, query) for query in request.flows]
+        except REFUSALS as exc:
+            return refusal_message(exc)
+        try:
+            comparison = compare_flows(session.connection(), flows, now=now)
+        except CompareError as exc:
+            return notice_message(f"Cannot compare those: {exc}.")
+    names = " vs ".join(report.flow.name for report in comparison.flows)
+    return ephemeral(build_compare_blocks(comparison), truncate(f"Compare {names}", 300))
+
+
 # -- downloads ---------------------------------------------------------------------------------
 
 
@@ -149,8 +170,20 @@ def download_flow(
         return flow
 
 
+FILES_TEXT = {
+    "csv,pdf": "CSV and PDF",
+    "pdf,xlsx": "Excel and PDF",
+    "csv,pdf,xlsx": "CSV, Excel and PDF",
+}
+
+
 def queue_download(
-    deps: CommandDeps, team_id: str, user_id: str, flow: Flow, recipient: Recipient
+    deps: CommandDeps,
+    team_id: str,
+    user_id: str,
+    flow: Flow,
+    recipient: Recipient,
+    formats: str = "csv,pdf",
 ) -> dict[str, Any]:
     """Store the request (or reuse a recent identical one) and say where the report goes.
 
@@ -173,6 +206,7 @@ def queue_download(
             recipient=recipient,
             now=utcnow(),
             deadline=DELIVERY_DEADLINE,
+            formats=formats,
         )
     deps.wake()
     name = escape_mrkdwn(truncate(flow.name, 120))
@@ -185,7 +219,8 @@ def queue_download(
     if created.reused:
         text = f"You asked for the report of “{name}” a moment ago; it is on its way {where}."
     else:
-        text = f"Preparing the full report of “{name}” (CSV and PDF). It will arrive {where}."
+        files = FILES_TEXT.get(formats, "PDF")
+        text = f"Preparing the full report of “{name}” ({files}). It will arrive {where}."
     return notice_message(text)
 
 

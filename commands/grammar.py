@@ -6,9 +6,10 @@ Grammar of ``/campaign-report``::
     list                    recent flows the workspace can see
     <flow>                  the flow's summary (workflow id, BOT_ID/WORKFLOW_ID or name)
     <flow> channel:<c>      the summary filtered to one channel
-    download <flow>         the full CSV and PDF, by DM or email
+    download <flow> [format:xlsx]   the full PDF with the CSV (or Excel), by DM or email
     subscribe <flow|all> daily HH:MM | weekly MON HH:MM | cron "m h dom mon dow"
-        [tz:Area/City] [to: me, #channel, @user, name@domain] [if-changed]
+        [tz:Area/City] [to: me, #channel, @user, name@domain] [if-changed] [format:xlsx]
+    compare <flow> vs <flow> [vs <flow>…]   2 to 5 flows side by side
     subscriptions           the workspace's subscriptions
     unsubscribe <id>        end one
 
@@ -27,14 +28,17 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reports.files import parse_formats
 from reports.schedules import crontab_trigger
 
 MAX_TEXT = 1000  # longer than any flow name (300) plus a channel; more is not a flow query
 MAX_RECIPIENTS = 20
 ALL_FLOWS = "all"
-SUBCOMMANDS = ("download", "subscribe", "subscriptions", "unsubscribe")
+SUBCOMMANDS = ("download", "subscribe", "subscriptions", "unsubscribe", "compare")
+MIN_COMPARED, MAX_COMPARED = 2, 5
 _CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 _CHANNEL_TOKEN = re.compile(r"^channel:(.*)$", re.IGNORECASE)
+_FORMAT_TOKEN = re.compile(r"^format:(.*)$", re.IGNORECASE)
 # A double- or single-quoted phrase, or a bare word (which may hold an apostrophe: Diwali's).
 _TOKEN = re.compile(r"\"([^\"]*)\"|'([^']*)'|(\S+)")
 _SUBSCRIBE_TOKEN = re.compile(r"\"([^\"]*)\"|(\S+)")
@@ -154,6 +158,70 @@ def parse_target(value: str) -> Target:
     return Target(flow_id=int(flow_id), channel=channel or None)
 
 
+def parse_file_formats(value: str) -> str:
+    """``format:`` text → the stored formats: the PDF always, with ``csv`` and/or ``xlsx``.
+
+    ``xlsx`` → ``"pdf,xlsx"``, ``csv,xlsx`` → ``"csv,pdf,xlsx"``; ``CommandSyntaxError`` for
+    anything else.
+    """
+    try:
+        formats = parse_formats(f"{value},pdf" if value.strip() else "")
+    except ValueError as exc:
+        raise CommandSyntaxError(f"format: {exc}") from None
+    return ",".join(formats)
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """``download <flow> [format:xlsx]``."""
+
+    flow: str
+    formats: str = "csv,pdf"
+
+
+def parse_download(text: str) -> DownloadRequest:
+    """The text after ``download`` (as Slack sends it): the flow, then an optional format."""
+    raw = unescape_slack(text or "").translate(_CURLY_QUOTES).strip()
+    formats = "csv,pdf"
+    words = []
+    for token in _tokens(raw):
+        match = _FORMAT_TOKEN.match(token)
+        if match is None:
+            words.append(token)
+        else:
+            formats = parse_file_formats(match.group(1))
+    return DownloadRequest(flow=" ".join(words), formats=formats)
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """``compare A vs B [vs C…]``: the flow queries, in order."""
+
+    flows: tuple[str, ...]
+
+
+def parse_compare(text: str) -> CompareRequest:
+    """The text after ``compare``: 2 to 5 flows separated by a bare ``vs`` (quote a flow
+    whose name holds the word: ``compare "Mums vs dads" vs wf_43``)."""
+    raw = unescape_slack(text or "").translate(_CURLY_QUOTES).strip()
+    groups: list[list[str]] = [[]]
+    for quoted_double, quoted_single, bare in _TOKEN.findall(raw):
+        if bare.startswith('"'):
+            raise CommandSyntaxError("A quote is not closed; write the flow name in quotes.")
+        if bare.lower() in ("vs", "vs.", "versus"):
+            groups.append([])
+        else:
+            groups[-1].append(quoted_double or quoted_single or bare)
+    flows = tuple(" ".join(group) for group in groups)
+    if len(flows) < MIN_COMPARED or not all(flows):
+        raise CommandSyntaxError(
+            "Write: compare FLOW vs FLOW [vs FLOW…], e.g. compare wf_42 vs wf_43."
+        )
+    if len(flows) > MAX_COMPARED:
+        raise CommandSyntaxError(f"Compare at most {MAX_COMPARED} flows at a time.")
+    return CompareRequest(flows)
+
+
 # -- subscribe --------------------------------------------------------------------------
 
 
@@ -171,6 +239,7 @@ class SubscriptionSpec:
     timezone: str
     recipients: tuple[str, ...]  # "slack_user:U…", "slack_channel:C…", "email:a@b"
     skip_unchanged: bool
+    formats: str = "csv,pdf"
 
     def stored_fields(self) -> dict[str, Any]:
         """The fields ``store.subscriptions.create_subscription`` keeps from the command."""
@@ -180,6 +249,7 @@ class SubscriptionSpec:
             "timezone": self.timezone,
             "recipients": self.recipients,
             "skip_unchanged": self.skip_unchanged,
+            "formats": self.formats,
         }
 
 
@@ -244,12 +314,17 @@ def parse_subscribe(text: str, user_id: str, default_tz: str) -> SubscriptionSpe
         )
     flow = " ".join(tokens[:position])
     schedule, cron, rest = _cron_for(tokens[position:])
-    timezone, recipients, skip = default_tz, [], False
+    timezone, recipients, skip, formats = default_tz, [], False, "csv,pdf"
     collecting = False
     for token in rest:
         lower = token.lower()
         if lower.startswith("tz:"):
             timezone, collecting = token[3:], False
+        elif lower.startswith("format:"):
+            try:
+                formats, collecting = parse_file_formats(token[7:]), False
+            except CommandSyntaxError as exc:
+                raise SubscriptionError(str(exc)) from None
         elif lower in ("if-changed", "only-changes"):
             skip, collecting = True, False
         elif lower.startswith("to:"):
@@ -259,7 +334,7 @@ def parse_subscribe(text: str, user_id: str, default_tz: str) -> SubscriptionSpe
             recipients += [part for part in token.split(",") if part.strip()]
         else:
             raise SubscriptionError(
-                f"{token[:40]!r} is not understood here; use tz:, to: or if-changed"
+                f"{token[:40]!r} is not understood here; use tz:, to:, if-changed or format:"
             )
     try:
         ZoneInfo(timezone)
@@ -270,4 +345,4 @@ def parse_subscribe(text: str, user_id: str, default_tz: str) -> SubscriptionSpe
     parsed = tuple(dict.fromkeys(parse_recipient(r, user_id) for r in recipients or ["me"]))
     if len(parsed) > MAX_RECIPIENTS:
         raise SubscriptionError(f"to: at most {MAX_RECIPIENTS} recipients")
-    return SubscriptionSpec(flow, schedule, cron, timezone, parsed, skip)
+    return SubscriptionSpec(flow, schedule, cron, timezone, parsed, skip, formats)

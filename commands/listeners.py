@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from commands.answers import (
     View,
     answer_command,
+    answer_compare,
     answer_target,
     download_flow,
     list_subscriptions,
@@ -33,10 +34,11 @@ from commands.grammar import (
     CommandSyntaxError,
     ShowHelp,
     checked_user_id,
+    parse_compare,
+    parse_download,
     parse_report_command,
     parse_target,
     subcommand_of,
-    unescape_slack,
 )
 from store.requests import Recipient
 
@@ -129,7 +131,12 @@ async def answer_subcommand(
     deps = deps_of(context)
     team_id = str(command.get("team_id", ""))
     if word == "download":
-        query = unescape_slack(rest)
+        try:
+            wanted = parse_download(rest)
+        except CommandSyntaxError as exc:
+            message = notice_message(str(exc))
+            await answer_later(deps, command.get("response_url"), logger, lambda: message)
+            return
         await request_download(
             deps,
             client,
@@ -137,11 +144,17 @@ async def answer_subcommand(
             team_id=team_id,
             user=command.get("user_id"),
             response_url=command.get("response_url"),
-            find_flow=lambda: download_flow(deps, team_id, query=query),
+            find_flow=lambda: download_flow(deps, team_id, query=wanted.flow),
+            formats=wanted.formats,
         )
         return
 
     def build() -> dict[str, Any]:
+        if word == "compare":
+            try:
+                return answer_compare(deps, team_id, parse_compare(rest))
+            except CommandSyntaxError as exc:
+                return notice_message(str(exc))
         if word == "subscriptions":
             return list_subscriptions(deps, team_id)
         if word == "unsubscribe":
@@ -231,8 +244,9 @@ async def request_download(
     user: Any,
     response_url: str | None,
     find_flow: Callable[[], Any],
+    formats: str = "csv,pdf",
 ) -> None:
-    """Shared by the button and the subcommand: after the ack, queue and answer."""
+    """Shared by the buttons and the subcommand: after the ack, queue and answer."""
     try:
         user_id = checked_user_id(user)
         found = await deps.run(find_flow)
@@ -241,7 +255,7 @@ async def request_download(
         else:
             recipient = await find_recipient(client, user_id)
             answer = await deps.run(
-                lambda: queue_download(deps, team_id, user_id, found, recipient)
+                lambda: queue_download(deps, team_id, user_id, found, recipient, formats)
             )
     except BadValue as exc:
         answer = notice_message(f"That request could not be read ({exc}).")
@@ -250,24 +264,35 @@ async def request_download(
     await answer_later(deps, response_url, logger, lambda: answer, replace_original=False)
 
 
-async def answer_download_click(
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: AsyncBoltContext,
-    client: AsyncWebClient,
-    logger: logging.Logger,
-) -> None:
-    """The summary's **Download report** button (after the ack)."""
-    deps, team_id, value = deps_of(context), _team_of(body), _button_value(action)
-    await request_download(
-        deps,
-        client,
-        logger,
-        team_id=team_id,
-        user=_user_of(body),
-        response_url=body.get("response_url"),
-        find_flow=lambda: download_flow(deps, team_id, flow_id=parse_target(value).flow_id),
-    )
+def download_click(formats: str) -> Listener:
+    """A lazy listener for the summary's **Download report** (``csv,pdf``) or **Download
+    Excel** (``pdf,xlsx``) button."""
+
+    async def answer(
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        logger: logging.Logger,
+    ) -> None:
+        deps, team_id, value = deps_of(context), _team_of(body), _button_value(action)
+        await request_download(
+            deps,
+            client,
+            logger,
+            team_id=team_id,
+            user=_user_of(body),
+            response_url=body.get("response_url"),
+            find_flow=lambda: download_flow(deps, team_id, flow_id=parse_target(value).flow_id),
+            formats=formats,
+        )
+
+    answer.__name__ = answer.__qualname__ = f"answer_download_{formats.replace(',', '_')}"
+    return answer
+
+
+answer_download_click = download_click("csv,pdf")
+answer_download_excel_click = download_click("pdf,xlsx")
 
 
 # -- subscriptions -------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from reports.formatting import fmt_int, fmt_pct
-from reports.kpis import FlowReport
+from reports.formatting import fmt_bucket, fmt_int, fmt_pct
+from reports.kpis import FlowReport, Timeline
 
 # (label, section, key, is_percent): the KPIs of a delivered summary, in the seed's order.
 KPI_ROWS: tuple[tuple[str, str, str, bool], ...] = (
@@ -84,6 +84,61 @@ class KpiLine:
 
 
 @dataclass(frozen=True)
+class TimelineLine:
+    """One timeline series as text: ``Sent  ▂▅█▇▃▁  2,677``."""
+
+    label: str
+    spark: str
+    total: str
+
+
+SPARK = "▁▂▃▄▅▆▇█"  # the first one is zero
+SPARK_BUCKETS = 48
+TIMELINE_LABELS = (
+    ("Sent", "sent"), ("Delivered", "delivered"), ("Read", "read"), ("Failed", "failed"),
+    ("Clicks", "clicks"), ("Goals", "goals"),
+)  # fmt: skip
+
+
+def sparkline(values: list[int]) -> str:
+    """``[0, 3, 10, 5]`` → ``▁▃█▄``: zero is the lowest bar, the largest value the highest."""
+    top = max(values, default=0)
+    if not top:
+        return SPARK[0] * len(values)
+    steps = len(SPARK) - 2
+    return "".join(SPARK[0] if not v else SPARK[1 + round(v / top * steps)] for v in values)
+
+
+def timeline_lines(timeline: Timeline) -> list[TimelineLine]:
+    """The timeline's series as sparklines over its last ``SPARK_BUCKETS`` buckets (totals
+    over the whole timeline); series a channel does not report are left out."""
+    lines = []
+    shown = timeline.series[-SPARK_BUCKETS:]
+    for label, key in TIMELINE_LABELS:
+        values = [getattr(point, key) for point in timeline.series]
+        if any(value is None for value in values):
+            continue
+        spark = sparkline([getattr(point, key) for point in shown])
+        lines.append(TimelineLine(label, spark, fmt_int(sum(values))))
+    return lines
+
+
+def timeline_caption(timeline: Timeline) -> str:
+    """``Per hour in Asia/Kolkata, 1 Nov 09:00 +05:30 to 2 Nov 03:00 +05:30`` (the buckets the
+    sparklines show)."""
+    shown = timeline.series[-SPARK_BUCKETS:]
+    per = "hour" if timeline.bucket == "hour" else "day"
+    span = ""
+    if shown:
+        span = (
+            f", {fmt_bucket(shown[0].start, timeline.bucket)} to "
+            f"{fmt_bucket(shown[-1].start, timeline.bucket)}"
+        )
+    last = f" (the last {len(shown)} {per}s)" if len(shown) < len(timeline.series) else ""
+    return f"Per {per} in {timeline.time_zone}{span}{last}"
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """A rendered report for its recipients: KPIs (with the previous digest's), files, link."""
 
@@ -96,6 +151,9 @@ class ReportContent:
     pdf: Attachment | None = None
     csv: Attachment | None = None
     csv_link: Link | None = None  # made when SECRET_KEY is set
+    xlsx: Attachment | None = None
+    xlsx_link: Link | None = None
+    timeline: Timeline | None = None  # the one the PDF shows
 
     @property
     def heading(self) -> str:
@@ -113,8 +171,12 @@ class ReportContent:
 
     @property
     def files(self) -> list[Attachment]:
-        """The PDF and the CSV, those that exist."""
-        return [a for a in (self.pdf, self.csv) if a is not None]
+        """The PDF, the CSV and the XLSX, those that exist."""
+        return [a for a in (self.pdf, self.csv, self.xlsx) if a is not None]
+
+    def timeline_lines(self) -> list[TimelineLine]:
+        """The timeline's sparklines (none when the report has no timeline)."""
+        return timeline_lines(self.timeline) if self.timeline is not None else []
 
     def kpi_lines(self) -> list[KpiLine]:
         """The KPIs with their change since the previous digest."""

@@ -36,7 +36,7 @@ from reports.content import (
     RenderFailed,
     ReportContent,
 )
-from reports.kpis import FlowReport
+from reports.kpis import FlowReport, Timeline
 from scheduler.delivery.base import (
     Channel,
     DeliveryError,
@@ -53,6 +53,7 @@ from store.models import Delivery, ReportRequest, Subscription
 logger = logging.getLogger("campaign_report.outbox")
 _table = Delivery.__table__
 MAX_ERROR = 500
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass
@@ -168,13 +169,17 @@ def load_content(runtime: Runtime, request_id: int) -> ReportContent:
     directory = config.reports_dir
     pdf = Attachment(directory / request.pdf_file, "application/pdf") if request.pdf_file else None
     csv = Attachment(directory / request.csv_file, "text/csv") if request.csv_file else None
-    for attachment in (pdf, csv):
+    xlsx = Attachment(directory / request.xlsx_file, XLSX_TYPE) if request.xlsx_file else None
+    for attachment in (pdf, csv, xlsx):
         if attachment is not None and not attachment.path.is_file():
             raise PermanentDeliveryError(f"the report file {attachment.filename} is gone")
-    csv_link = None
-    if csv is not None and config.secret is not None:
-        url = link_url(config.public_base_url, make_token(config.secret, csv.filename))
-        csv_link = Link(csv.filename, url, expiry(now, config.link_ttl))
+
+    def link(attachment: Attachment | None) -> Link | None:
+        if attachment is None or config.secret is None:
+            return None
+        url = link_url(config.public_base_url, make_token(config.secret, attachment.filename))
+        return Link(attachment.filename, url, expiry(now, config.link_ttl))
+
     return ReportContent(
         request_id=request_id,
         report=FlowReport.model_validate(request.kpis),
@@ -184,7 +189,10 @@ def load_content(runtime: Runtime, request_id: int) -> ReportContent:
         previous=request.previous_kpis,
         pdf=pdf,
         csv=csv,
-        csv_link=csv_link,
+        csv_link=link(csv),
+        xlsx=xlsx,
+        xlsx_link=link(xlsx),
+        timeline=Timeline.model_validate(request.timeline) if request.timeline else None,
     )
 
 

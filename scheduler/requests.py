@@ -1,4 +1,5 @@
-"""Rendering report requests: the CSV and PDF of a pending request, then its deliveries.
+"""Rendering report requests: the files of a pending request (PDF, with the CSV and/or XLSX
+it asked for), then its deliveries.
 
 A request's deliveries wait (``waiting``) until its files exist, then become ``pending`` for
 the outbox runner, in the same transaction that records the files. Requests are created in
@@ -12,7 +13,7 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from reports.files import render_report_files, report_basename
+from reports.files import parse_formats, render_report_files, report_basename
 from reports.kpis import compute_kpis
 from scheduler.runtime import Runtime
 from store.db import write_transaction
@@ -33,7 +34,7 @@ def pending_request_ids(runtime: Runtime) -> list[int]:
 
 
 def render_request(runtime: Runtime, request_id: int) -> bool:
-    """Render a pending request's CSV and PDF and release its deliveries; False otherwise.
+    """Render a pending request's files and release its deliveries; False otherwise.
 
     Files are written under a name that includes the request id, each one atomically, so a
     crash mid-way leaves the request ``pending`` and the next run simply renders it again.
@@ -49,6 +50,7 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
             fail_request(runtime, request_id, "the flow no longer exists")
             return False
         report = compute_kpis(session.connection(), flow, now=now)
+        formats = parse_formats(request.formats)
         session.expunge(flow)
     base = f"{report_basename(flow, now)}_r{request_id}"
     try:
@@ -60,12 +62,12 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
             base,
             zone=config.zone,
             page_size=config.page_size,  # type: ignore[arg-type]
+            formats=formats,
         )
     except OSError as exc:
         logger.exception("cannot write report files for request %s", request_id)
         fail_request(runtime, request_id, f"cannot write the report files: {exc.strerror}")
         return False
-    assert files.csv is not None and files.pdf is not None
     request_table, delivery_table = ReportRequest.__table__, Delivery.__table__
     with write_transaction(runtime.engine) as conn:
         done = conn.execute(
@@ -73,9 +75,11 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
             .where(request_table.c.id == request_id, request_table.c.state == "pending")
             .values(
                 state="rendered",
-                csv_file=files.csv.name,
-                pdf_file=files.pdf.name,
+                csv_file=files.csv.name if files.csv else None,
+                pdf_file=files.pdf.name if files.pdf else None,
+                xlsx_file=files.xlsx.name if files.xlsx else None,
                 kpis=report.to_json(),
+                timeline=files.timeline.to_json() if files.timeline else None,
                 rendered_at=now,
             )
         ).rowcount

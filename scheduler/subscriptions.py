@@ -82,6 +82,7 @@ def queue_digest(runtime: Runtime, subscription_id: int, *, force: bool = False)
                     previous_kpis=previous,
                     now=now,
                     deadline_at=deadline_at,
+                    formats=subscription.formats,
                 )
             )
             if not force:

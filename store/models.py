@@ -29,6 +29,7 @@ from sqlmodel import Field, SQLModel
 
 ALL_CHANNELS = ""  # flow_stat.source of the row that covers every channel
 TIMELINE_SLOT_SECONDS = 15 * 60  # flow_timeline.slot: UTC epoch seconds // this
+DEFAULT_REPORT_FORMATS = "csv,pdf"  # report_request.formats, subscription.formats
 # Tables keyed by a composite primary key: on SQLite, store rows in the key's B-tree instead of
 # a rowid table plus a separate index (half the writes on the ingestion path).
 WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -300,7 +301,15 @@ class ReportRequest(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     csv_file: str | None = Field(default=None, max_length=255)  # names inside REPORTS_DIR
     pdf_file: str | None = Field(default=None, max_length=255)
+    xlsx_file: str | None = Field(default=None, max_length=255)
+    # The files to render, e.g. "csv,pdf" or "pdf,xlsx" (reports.files.FILE_FORMATS).
+    formats: str = Field(
+        default=DEFAULT_REPORT_FORMATS,
+        max_length=32,
+        sa_column_kwargs={"server_default": DEFAULT_REPORT_FORMATS},
+    )
     kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # FlowReport.to_json() rendered
+    timeline: Any | None = Field(default=None, sa_type=sa.JSON)  # Timeline.to_json() of the PDF
     previous_kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # a digest's baseline
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -346,6 +355,11 @@ class Subscription(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # "kind:address"
     skip_unchanged: bool = False
+    formats: str = Field(  # the digest's files: "csv,pdf" unless format:xlsx was asked
+        default=DEFAULT_REPORT_FORMATS,
+        max_length=32,
+        sa_column_kwargs={"server_default": DEFAULT_REPORT_FORMATS},
+    )
     active: bool = True
     last_kpis: Any | None = Field(default=None, sa_type=sa.JSON)  # {flow_id: KPI JSON}
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

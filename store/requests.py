@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from store.models import Delivery, Flow, ReportRequest
+from store.models import DEFAULT_REPORT_FORMATS, Delivery, Flow, ReportRequest
 
 REUSE_WINDOW = timedelta(minutes=10)
 DELIVERY_CHANNELS = ("slack_user", "slack_channel", "email")
@@ -83,8 +83,10 @@ def create_download_request(
     recipient: Recipient,
     now: datetime,
     deadline: timedelta,
+    formats: str = DEFAULT_REPORT_FORMATS,
 ) -> CreatedRequest:
-    """A request for ``flow``'s full report for ``user_id``; reuses one from the last minutes."""
+    """A request for ``flow``'s full report for ``user_id``; reuses one from the last minutes
+    with the same ``formats`` (``"csv,pdf"``, ``"pdf,xlsx"``…)."""
     assert flow.id is not None
     recent = session.exec(
         select(ReportRequest)
@@ -93,6 +95,7 @@ def create_download_request(
             ReportRequest.requested_by == user_id,
             ReportRequest.flow_id == flow.id,
             ReportRequest.kind == "download",
+            ReportRequest.formats == formats,
             ReportRequest.state != "failed",
             ReportRequest.created_at >= now - REUSE_WINDOW,
         )
@@ -103,7 +106,12 @@ def create_download_request(
         recipients = tuple(Recipient(d.channel, d.recipient) for d in existing)
         return CreatedRequest(recent.id, True, recipients)
     request = ReportRequest(
-        flow_id=flow.id, team_id=team_id, requested_by=user_id, kind="download", created_at=now
+        flow_id=flow.id,
+        team_id=team_id,
+        requested_by=user_id,
+        kind="download",
+        formats=formats,
+        created_at=now,
     )
     session.add(request)
     session.flush()
@@ -126,9 +134,11 @@ def add_digest_request(
     previous_kpis: dict[str, Any] | None,
     now: datetime,
     deadline_at: datetime,
+    formats: str = DEFAULT_REPORT_FORMATS,
 ) -> int:
     """Add (without committing) a digest request for one flow with its deliveries; its id."""
     request = ReportRequest(
+        formats=formats,
         flow_id=flow_id,
         team_id=team_id,
         requested_by=owner,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from store.models import Subscription
+from store.models import DEFAULT_REPORT_FORMATS, Subscription
 
 
 def create_subscription(
@@ -27,6 +27,7 @@ def create_subscription(
     recipients: Sequence[str],
     skip_unchanged: bool,
     now: datetime,
+    formats: str = DEFAULT_REPORT_FORMATS,
 ) -> Subscription:
     """Store a subscription (``flow_id`` None: every flow the workspace may see)."""
     subscription = Subscription(
@@ -38,6 +39,7 @@ def create_subscription(
         timezone=timezone,
         recipients=list(recipients),
         skip_unchanged=skip_unchanged,
+        formats=formats,
         created_at=now,
     )
     session.add(subscription)

@@ -28,6 +28,7 @@ FILTER_CHANNEL = "filter_channel"
 SHOW_CHANNEL_STATS = "show_channel_stats"
 SHARE_REPORT = "share_report"
 DOWNLOAD_REPORT = "download_report"
+DOWNLOAD_EXCEL = "download_report_xlsx"
 UNSUBSCRIBE = "unsubscribe"
 
 MAX_BLOCKS = 50

@@ -10,7 +10,13 @@ from typing import Any
 
 from commands.blocks.common import COMMAND
 from commands.mrkdwn import escape_mrkdwn, mention, mrkdwn, recipient_mrkdwn
-from reports.content import Content, DeliveryFailed, RenderFailed, ReportContent
+from reports.content import (
+    Content,
+    DeliveryFailed,
+    RenderFailed,
+    ReportContent,
+    timeline_caption,
+)
 from reports.formatting import truncate
 
 REASON_TEXT = 500
@@ -23,6 +29,12 @@ def report_text(content: ReportContent) -> str:
     for line in content.kpi_lines():
         change = f" ({line.change})" if line.change else ""
         text.append(f"• {line.label}: {line.value}{change}")
+    timeline = content.timeline_lines()
+    if timeline and content.timeline is not None:
+        text.append(f"_Over time: {escape_mrkdwn(timeline_caption(content.timeline))}_")
+        width = max(len(line.label) for line in timeline)
+        rows = [f"{line.label:<{width}} {line.spark} {line.total}" for line in timeline]
+        text.append("```" + "\n".join(rows) + "```")
     digest = content.digest
     if digest is not None:
         text.append(

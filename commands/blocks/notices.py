@@ -55,9 +55,11 @@ def build_usage_blocks() -> list[Block]:
             f"• `{COMMAND} Diwali offers` — a flow's summary (name or workflow id; quotes "
             "allowed)\n"
             f"• `{COMMAND} wf_42 channel:whatsapp` — the summary for one channel\n"
-            f"• `{COMMAND} download Diwali offers` — the full CSV and PDF, by DM or email\n"
-            f"• `{COMMAND} subscribe Diwali offers daily 09:00 to: me` — a digest; "
-            f"`subscriptions`, `unsubscribe ID`\n"
+            f"• `{COMMAND} download Diwali offers` — the full CSV and PDF, by DM or email "
+            "(`format:xlsx` for Excel)\n"
+            f"• `{COMMAND} compare Diwali offers vs wf_43` — 2 to 5 flows side by side\n"
+            f"• `{COMMAND} subscribe Diwali offers daily 09:00 to: me` — a digest "
+            "(`format:xlsx` for Excel); `subscriptions`, `unsubscribe ID`\n"
             f"• `{COMMAND} help` — this message"
         ),
         context_block("Reports exist for scheduled, live and completed flows."),

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 
 from commands.blocks.common import (
     COMMAND,
+    DOWNLOAD_EXCEL,
     DOWNLOAD_REPORT,
     FILTER_CHANNEL,
     HEADER_TEXT,
@@ -207,6 +208,7 @@ def build_summary_blocks(
                 _channel_menu(flow_id, report.channel, channels),
                 button_element("Channel statistics", SHOW_CHANNEL_STATS, target),
                 button_element("Download report", DOWNLOAD_REPORT, target),
+                button_element("Download Excel", DOWNLOAD_EXCEL, target),
                 button_element("Share in channel", SHARE_REPORT, target, style="primary"),
             ]
         )

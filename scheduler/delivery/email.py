@@ -1,4 +1,5 @@
-"""Email delivery with aiosmtplib: multipart text + HTML, the PDF (and small CSV) attached.
+"""Email delivery with aiosmtplib: multipart text + HTML, the PDF (and a small CSV or XLSX)
+attached.
 
 The channel formats the report (``email_format``) once per report and reuses the MIME
 message for every recipient of the batch; one SMTP connection is opened on the first send
@@ -67,14 +68,20 @@ def build_message(
 ) -> EmailMessage:
     """The MIME message of ``content`` without recipient headers (filled per delivery)."""
     csv_attached = content.csv is not None and content.csv.size <= max_attachment_bytes
-    body = render_email(content, csv_attached=csv_attached)
+    xlsx_attached = content.xlsx is not None and content.xlsx.size <= max_attachment_bytes
+    body = render_email(content, csv_attached=csv_attached, xlsx_attached=xlsx_attached)
     message = EmailMessage(policy=SMTP)
     message["Subject"] = clean_header(body.subject)
     message["From"] = clean_header(mail_from)
     message["Date"] = formatdate(localtime=False)
     message.set_content(body.text)
     message.add_alternative(body.html, subtype="html")
-    for attachment in (content.pdf, content.csv if csv_attached else None):
+    attached = (
+        content.pdf,
+        content.csv if csv_attached else None,
+        content.xlsx if xlsx_attached else None,
+    )
+    for attachment in attached:
         if attachment is None:
             continue
         maintype, _, subtype = attachment.content_type.partition("/")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reports.content import ReportContent
+from reports.content import ReportContent, timeline_caption
 from reports.formatting import (
     channel_label,
     fmt_day,
@@ -99,9 +99,12 @@ def footer_text(content: ReportContent) -> str | None:
     )
 
 
-def render_email(content: ReportContent, *, csv_attached: bool) -> EmailBody:
-    """Subject, text and HTML of ``content``; ``csv_attached`` says whether the CSV goes along."""
-    report, link = content.report, content.csv_link
+def render_email(
+    content: ReportContent, *, csv_attached: bool, xlsx_attached: bool = False
+) -> EmailBody:
+    """Subject, text and HTML of ``content``; ``csv_attached`` and ``xlsx_attached`` say
+    whether those files go along (a file too large for mail is only linked)."""
+    report, link, xlsx_link = content.report, content.csv_link, content.xlsx_link
     context = {
         "flow": report.flow,
         "heading": content.heading,
@@ -116,6 +119,11 @@ def render_email(content: ReportContent, *, csv_attached: bool) -> EmailBody:
         "csv": content.csv if csv_attached else None,
         "csv_link": link,
         "csv_link_expires": fmt_moment(link.expires_at, content.zone) if link else "",
+        "xlsx": content.xlsx if xlsx_attached else None,
+        "xlsx_link": xlsx_link,
+        "xlsx_link_expires": (fmt_moment(xlsx_link.expires_at, content.zone) if xlsx_link else ""),
+        "timeline": content.timeline_lines(),
+        "timeline_caption": timeline_caption(content.timeline) if content.timeline else "",
         "footer": footer_text(content),
         "has_previous": content.previous is not None,
     }

@@ -7,10 +7,13 @@ import pytest
 from commands.grammar import (
     BadValue,
     CommandSyntaxError,
+    DownloadRequest,
     ListFlows,
     ShowHelp,
     ShowReport,
     Target,
+    parse_compare,
+    parse_download,
     parse_report_command,
     parse_target,
 )
@@ -66,3 +69,46 @@ def test_target_round_trips_through_a_value(target: Target) -> None:
 def test_tampered_values_are_rejected_naming_the_field(value: str) -> None:
     with pytest.raises(BadValue, match=r"^value: not a report reference"):
         parse_target(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "flows"),
+    [
+        ("wf_42 vs wf_43", ("wf_42", "wf_43")),
+        (
+            '"Diwali offers" VS New year teaser vs. wf_44',
+            ("Diwali offers", "New year teaser", "wf_44"),
+        ),
+        ('"Mums vs dads" versus “wf_43”', ("Mums vs dads", "wf_43")),
+    ],
+)
+def test_compare_splits_flows_on_a_bare_vs(text: str, flows: tuple[str, ...]) -> None:
+    assert parse_compare(text).flows == flows
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("wf_42", "Write: compare"), ("wf_42 vs", "Write: compare"),
+     (" vs ".join("abcdef"), "at most 5")],
+)  # fmt: skip
+def test_compare_refuses_too_few_or_too_many(text: str, message: str) -> None:
+    with pytest.raises(CommandSyntaxError, match=message):
+        parse_compare(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "flow", "formats"),
+    [
+        ("Diwali offers", "Diwali offers", "csv,pdf"),
+        ('"Diwali offers" format:xlsx', "Diwali offers", "pdf,xlsx"),
+        ("format:XLSX,csv wf_42", "wf_42", "csv,pdf,xlsx"),
+        ("wf_42 format:pdf", "wf_42", "pdf"),
+    ],
+)
+def test_download_takes_a_format(text: str, flow: str, formats: str) -> None:
+    assert parse_download(text) == DownloadRequest(flow, formats)
+
+
+def test_download_refuses_an_unknown_format() -> None:
+    with pytest.raises(CommandSyntaxError, match="format: unknown format 'docx'"):
+        parse_download("wf_42 format:docx")

@@ -86,3 +86,11 @@ def test_subscribe_commands_parse(
 def test_bad_subscribe_commands_say_what_to_fix(text: str, message: str) -> None:
     with pytest.raises(SubscriptionError, match=re.escape(message)):
         parse_subscribe(text, USER, "UTC")
+
+
+def test_subscribe_takes_format_xlsx() -> None:
+    spec = parse_subscribe("all daily 09:00 format:xlsx to: me", USER, "UTC")
+    assert (spec.formats, spec.recipients) == ("pdf,xlsx", ("slack_user:U0ALICE",))
+    assert parse_subscribe("all daily 09:00", USER, "UTC").formats == "csv,pdf"
+    with pytest.raises(SubscriptionError, match="format: unknown format 'xls'"):
+        parse_subscribe("all daily 09:00 format:xls", USER, "UTC")

@@ -83,11 +83,19 @@ class Harness:
         return f"{self.base_url}/slack/events"
 
     def command(
-        self, text: str, *, team_id: str = TEAM, timestamp: int | None = None, secret: str = SECRET
+        self,
+        text: str,
+        *,
+        team_id: str = TEAM,
+        timestamp: int | None = None,
+        secret: str = SECRET,
+        user_id: str = "U0ALICE",
     ) -> tuple[httpx.Response, str]:
         """Send ``/campaign-report <text>``; returns the ack and the response_url key."""
         key = f"r{next(self._keys)}"
-        form = slash_command(text, team_id=team_id, response_url=self.fake.response_url(key))
+        form = slash_command(
+            text, team_id=team_id, response_url=self.fake.response_url(key), user_id=user_id
+        )
         return post_signed(self.http, self.events_url, secret, form, timestamp), key
 
     def click(

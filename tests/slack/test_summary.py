@@ -63,12 +63,17 @@ def test_summary_shows_the_kpi_engines_numbers(bot_any_store: Harness) -> None:
     assert (
         f"{whatsapp['share']:.1f}% *WhatsApp* — {whatsapp['notifications']:,} notifications: "
         f"sent {whatsapp['sent']:,} · delivered {whatsapp['delivered']:,} · "
-        f"read {whatsapp['read']:,} · failed {whatsapp['failed']:,}"
+        f"read {whatsapp['read']:,} · failed {whatsapp['failed']:,} "
+        f"({whatsapp['failure_rate']:.1f}%)"
     ) in shown
-    assert "*SMS* — 2 notifications: sent 1 · failed 1 _(delivery not reported)_" in shown
+    assert "*SMS* — 2 notifications: sent 1 · failed 1 (50.0%) _(delivery not reported)_" in shown
+    rates = expected["rates"]
+    assert f"Failure rate: {rates['failure_rate']:.1f}% · Click-through rate: " in shown
     assert "Not a WA number (1, WhatsApp)" in shown
     labels = [e.get("text", {}).get("text") for e in elements(message)]
-    assert labels == [None, "Channel statistics", "Download report", "Share in channel"]
+    assert labels == [
+        None, "Channel statistics", "Download report", "Download Excel", "Share in channel",
+    ]  # fmt: skip
     menu = elements(message)[0]
     assert [o["text"]["text"] for o in menu["options"]] == [
         "All channels",
@@ -123,13 +128,13 @@ def test_channel_statistics_button_shows_sent_delivered_read_failed(bot: Harness
         f"*Sent*\n{wa['sent']:,}",
         f"*Delivered*\n{wa['delivered']:,}",
         f"*Read*\n{wa['read']:,}",
-        f"*Failed*\n{wa['failed']:,}",
+        f"*Failed*\n{wa['failed']:,} ({wa['failure_rate']:.1f}%)",
     ]
     assert fields["SMS"] == [
         "*Sent*\n1",
         "*Delivered*\nn/a (not reported)",
         "*Read*\nn/a (not reported)",
-        "*Failed*\n1",
+        "*Failed*\n1 (50.0%)",  # 1 of its 2 notifications
     ]
     assert "Failure reasons: 30007 Carrier filtered (1)" in texts(view)
     back = [e["text"]["text"] for e in elements(view)]

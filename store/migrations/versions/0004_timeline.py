@@ -1,5 +1,6 @@
 # ruff: noqa: S608  (SQL built from this file's own constants; no values from outside)
-"""timeline: per-message first times, users' first goal, the flow_timeline rollup
+"""timeline: per-message first times, users' first goal, the flow_timeline rollup; report
+files in other formats (xlsx) and the timeline kept with each rendered report
 
 Revision ID: 0004
 Revises: 0003
@@ -50,6 +51,21 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     _backfill()
+    for table in ("report_request", "subscription"):
+        op.add_column(
+            table,
+            sa.Column(
+                "formats",
+                sqlmodel.sql.sqltypes.AutoString(length=32),
+                server_default="csv,pdf",
+                nullable=False,
+            ),
+        )
+    op.add_column(
+        "report_request",
+        sa.Column("xlsx_file", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    )
+    op.add_column("report_request", sa.Column("timeline", sa.JSON(), nullable=True))
 
 
 def _slot(column: str) -> str:
@@ -123,6 +139,11 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_request") as batch_op:
+        for name in ("timeline", "xlsx_file", "formats"):
+            batch_op.drop_column(name)
+    with op.batch_alter_table("subscription") as batch_op:
+        batch_op.drop_column("formats")
     op.drop_table("flow_timeline")
     for table in ("flow_user_channel", "flow_user"):
         with op.batch_alter_table(table) as batch_op:
