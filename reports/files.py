@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from reports.compare import Comparison
 from reports.csv_export import export_csv, report_basename
 from reports.kpis import FlowReport, Timeline, report_timeline
 from reports.pdf import PageSize, save_pdf
@@ -70,12 +71,14 @@ def render_report_files(
     page_size: PageSize = "A4",
     formats: Collection[str] = REPORT_FORMATS,
     progress: Callable[[int], None] | None = None,
+    comparison: Comparison | None = None,
 ) -> ReportFiles:
     """Write ``basename.csv`` and ``basename.xlsx`` (streamed from the store) and
     ``basename.pdf`` (from ``report`` and the flow's timeline), those in ``formats``.
 
-    ``progress`` is told how many rows each batch wrote (CSV, then XLSX). Raises ``OSError``
-    when the directory cannot be written.
+    ``progress`` is told how many rows each batch wrote (CSV, then XLSX); ``comparison`` (this
+    flow first) adds a compare page to the PDF. Raises ``OSError`` when the directory cannot
+    be written.
     """
     unknown = set(formats) - set(FILE_FORMATS)
     if unknown:
@@ -91,7 +94,7 @@ def render_report_files(
             timeline = report_timeline(
                 conn, flow, zone=zone, channel=report.channel, now=report.generated_at
             )
-        save_pdf(report, pdf_path, zone, page_size, timeline=timeline)
+        save_pdf(report, pdf_path, zone, page_size, timeline=timeline, comparison=comparison)
     if "xlsx" in formats:
         xlsx_path = directory / f"{basename}.xlsx"
         export_xlsx(engine, flow, report, xlsx_path, zone, progress=progress)

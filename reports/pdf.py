@@ -35,6 +35,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     KeepTogether,
+    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -42,6 +43,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from reports.compare import SECTION_TITLES, Comparison, comparison_rows, flow_labels
 from reports.formatting import (
     channel_cells,
     channel_label,
@@ -589,6 +591,49 @@ def _timeline(timeline: Timeline, width: float, st: dict[str, ParagraphStyle]) -
     ]  # fmt: skip
 
 
+# -- compare page ----------------------------------------------------------------------------
+
+
+def _comparison(comparison: Comparison, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
+    """Every KPI and rate of this flow (first) beside the digest's other flows."""
+    labels = flow_labels(comparison, 60)
+    count = len(labels)
+    label_width = 44 * mm
+    column = (width - label_width) / count
+    header = [Paragraph("<b>KPI</b>", st["cell"])] + [
+        Paragraph(f"<b>{escape(label)}</b>", st["cell"]) for label in labels
+    ]
+    rows: list[list[Any]] = [header]
+    styles: list[tuple[Any, ...]] = [("ALIGN", (1, 1), (-1, -1), "RIGHT")]
+    section = None
+    for row in comparison_rows(comparison):
+        if row.section != section:
+            section = row.section
+            rows.append([Paragraph(f"<b>{escape(SECTION_TITLES[section])}</b>", st["muted"])])
+            rows[-1] += [""] * count
+            styles.append(("SPAN", (0, len(rows) - 1), (-1, len(rows) - 1)))
+        cells: list[Any] = [row.label]
+        for value, difference in zip(row.values, row.differences, strict=True):
+            text = escape(value)
+            if difference:
+                text += f'<br/><font color="#616e7c" size="7">{escape(difference)}</font>'
+            cells.append(Paragraph(text, ParagraphStyle("num", parent=st["cell"], alignment=2)))
+        rows.append(cells)
+    table = Table(rows, colWidths=[label_width] + [column] * count, hAlign="LEFT", repeatRows=1)
+    table.setStyle(_table_style(*styles))
+    return [
+        PageBreak(),
+        Paragraph("Compared with the other flows of this digest", st["h2"]),
+        Paragraph(
+            "This flow first; under each other flow's value, its difference to this flow "
+            "(rates in percentage points, pp). All channels.",
+            st["muted"],
+        ),
+        Spacer(1, 2 * mm),
+        table,
+    ]
+
+
 # -- page furniture ------------------------------------------------------------------------
 
 
@@ -659,9 +704,10 @@ def render_pdf(
     page_size: PageSize = "A4",
     *,
     timeline: Timeline | None = None,
+    comparison: Comparison | None = None,
 ) -> bytes:
-    """The full PDF report of ``report`` (with ``timeline``'s charts when given); times are
-    shown in ``zone``."""
+    """The full PDF report of ``report`` (with ``timeline``'s charts and a page comparing it
+    with other flows when given); times are shown in ``zone``."""
     register_fonts()
     size = PAGE_SIZES[page_size]
     width = size[0] - 2 * MARGIN
@@ -691,6 +737,8 @@ def render_pdf(
     ]
     if timeline is not None:
         story.append(KeepTogether(_timeline(timeline, width, st)))
+    if comparison is not None and len(comparison.flows) > 1:
+        story += _comparison(comparison, width, st)
     header = f"Campaign report · {flow.name} · {flow.bot_id}/{flow.workflow_id}"
     footer = f"generated {fmt_moment(report.generated_at, zone)}"
     doc.build(story, canvasmaker=_canvas_class(header, footer))
@@ -704,9 +752,10 @@ def save_pdf(
     page_size: PageSize = "A4",
     *,
     timeline: Timeline | None = None,
+    comparison: Comparison | None = None,
 ) -> int:
     """Render ``report`` to ``path`` (all or nothing); returns the file's size in bytes."""
-    data = render_pdf(report, zone, page_size, timeline=timeline)
+    data = render_pdf(report, zone, page_size, timeline=timeline, comparison=comparison)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     try:

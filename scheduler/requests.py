@@ -9,15 +9,18 @@ the outbox runner, in the same transaction that records the files. Requests are 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from reports.access import subscription_flows
+from reports.compare import MAX_FLOWS, Comparison, compare_flows
 from reports.files import parse_formats, render_report_files, report_basename
 from reports.kpis import compute_kpis
 from scheduler.runtime import Runtime
 from store.db import write_transaction
-from store.models import Delivery, Flow, ReportRequest
+from store.models import Delivery, Flow, ReportRequest, Subscription
 
 logger = logging.getLogger("campaign_report.requests")
 
@@ -51,6 +54,7 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
             return False
         report = compute_kpis(session.connection(), flow, now=now)
         formats = parse_formats(request.formats)
+        comparison = digest_comparison(session, request, flow, now)
         session.expunge(flow)
     base = f"{report_basename(flow, now)}_r{request_id}"
     try:
@@ -63,6 +67,7 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
             zone=config.zone,
             page_size=config.page_size,  # type: ignore[arg-type]
             formats=formats,
+            comparison=comparison,
         )
     except OSError as exc:
         logger.exception("cannot write report files for request %s", request_id)
@@ -93,6 +98,28 @@ def render_request(runtime: Runtime, request_id: int) -> bool:
                 .values(state="pending", next_attempt_at=now)
             )
     return bool(done)
+
+
+def digest_comparison(
+    session: Session, request: ReportRequest, flow: Flow, now: datetime
+) -> Comparison | None:
+    """For a digest that covers ``all``: this flow beside the digest's other flows.
+
+    A digest of ``all`` renders one report per flow (``subscriptions.queue_digest``); each
+    report's PDF gets a compare page with its flow first, then up to 4 of the others (the
+    ones that received data most recently), so every page is one table that fits. Digests
+    of one flow, and downloads, have none.
+    """
+    if request.kind != "digest" or request.subscription_id is None:
+        return None
+    subscription = session.get(Subscription, request.subscription_id)
+    if subscription is None or subscription.flow_id is not None:
+        return None
+    others = [f for f in subscription_flows(session, subscription) if f.id != flow.id]
+    if not others:
+        return None
+    others.sort(key=lambda f: (f.updated_at, f.id or 0), reverse=True)
+    return compare_flows(session.connection(), [flow, *others[: MAX_FLOWS - 1]], now=now)
 
 
 def fail_request(runtime: Runtime, request_id: int, reason: str) -> None:

@@ -23,6 +23,7 @@ app.command()(data.demo)
 app.command()(serve.serve)
 app.command()(reports.export)
 app.command()(insight.timeline)
+app.command()(insight.compare)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 db_app.command("upgrade")(data.db_upgrade)

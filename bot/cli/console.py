@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from reports.compare import SECTION_TITLES, Comparison, comparison_rows, flow_labels
 from reports.formatting import (
     channel_cells,
     fmt_bucket,
@@ -130,4 +131,27 @@ def render_timeline(timeline: Timeline, zone: ZoneInfo) -> RenderableType:
         )
     if not timeline.series:
         return Group(heading, Text("Nothing sent yet: the timeline is empty."))
+    return Group(heading, table)
+
+
+def render_comparison(comparison: Comparison, zone: ZoneInfo) -> RenderableType:
+    """The flows' KPIs and rates side by side; each flow after the first with its difference."""
+    heading = Text.assemble(
+        (f"{len(comparison.flows)} flows side by side", "bold"),
+        f" · all channels · generated {fmt_moment(comparison.generated_at, zone)}",
+    )
+    table = Table(title="Compared with the first flow", title_justify="left")
+    table.add_column("KPI", style="bold")
+    for label in flow_labels(comparison, 30):
+        table.add_column(Text(label), justify="right")
+    section = None
+    for row in comparison_rows(comparison):
+        if row.section != section:
+            section = row.section
+            table.add_row(Text(SECTION_TITLES[section], style="italic"), *[""] * len(row.values))
+        cells = [
+            Text(f"{value} ({difference})" if difference else value)
+            for value, difference in zip(row.values, row.differences, strict=True)
+        ]
+        table.add_row(Text(f"  {row.label}"), *cells)
     return Group(heading, table)

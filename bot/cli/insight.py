@@ -10,9 +10,10 @@ import typer
 from sqlmodel import Session
 
 from bot.cli.common import CliError, engine_for, errors, out, settings
-from bot.cli.console import render_timeline
+from bot.cli.console import render_comparison, render_timeline
 from reports.access import InvalidChannel, check_channel
 from reports.buckets import BUCKETS
+from reports.compare import CompareError, compare_flows
 from reports.flows import find_flow
 from reports.kpis import compute_timeline
 from store.models import utcnow
@@ -54,3 +55,25 @@ def timeline(
             sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
         else:
             out.print(render_timeline(result, config.report_zone))
+
+
+def compare(
+    flows: Annotated[
+        list[str], typer.Argument(help="2 to 5 flows: workflow ids, BOT/WORKFLOW or names.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison JSON.")] = False,
+) -> None:
+    """Print 2 to 5 flows' KPIs and rates side by side, with the difference to the first."""
+    with errors():
+        config = settings()
+        engine = engine_for(config)
+        with Session(engine) as session:
+            found = [find_flow(session, query) for query in flows]
+            try:
+                result = compare_flows(session.connection(), found, now=utcnow())
+            except CompareError as exc:
+                raise CliError(str(exc)) from None
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out.print(render_comparison(result, config.report_zone))
