@@ -27,6 +27,7 @@ FINAL = {"whatsapp": (("read", 55), ("delivered", 25), ("sent", 8), ("failed", 1
 OTHER_FINAL = (("sent", 88), ("failed", 10), ("queued", 2))
 REASONS = (("1408", "Not a WhatsApp number"), ("131049", "Marketing limit"), ("30007", "Filtered"))
 T0 = datetime(2026, 11, 1, 3, 30, tzinfo=UTC)
+SPAN = timedelta(days=7)  # every flow's messages spread over a week, whatever its size
 
 
 def sqlite_url(name: str) -> str:
@@ -68,7 +69,7 @@ def bench_events(workflow_id: str, messages: int, seed: int = 1) -> Iterator[Any
         finals = FINAL.get(channel, OTHER_FINAL)
         status = rng.choices([s for s, _ in finals], [w for _, w in finals])[0]
         user = f"+9198{index % users:08d}"
-        at = T0 + timedelta(seconds=index)
+        at = T0 + SPAN * index / messages
         code, comment = rng.choice(REASONS) if status == "failed" else (None, None)
         yield MessageEvent.model_construct(
             type="message",

@@ -8,22 +8,30 @@ renderers are pure functions of it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, computed_field, field_serializer
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy.engine import Connection
 
-from reports.buckets import Bucket, bucket_starts, pick_bucket, slot_start, sum_into_buckets
+from reports.buckets import (
+    BUCKET_SLOTS,
+    Bucket,
+    bucket_starts,
+    fixed_offset_slots,
+    pick_bucket,
+    regular_buckets,
+    sum_into_buckets,
+)
 from store.models import (
     ALL_CHANNELS,
     STAT_COUNTERS,
     FailureReasonStat,
     Flow,
     FlowStat,
-    FlowTimeline,
 )
 
 TOP_FAILURE_REASONS = 5
@@ -313,8 +321,12 @@ def known_channels(conn: Connection, flow: Flow) -> list[str]:
 # -- timeline (DESIGN.md, Timeline) ------------------------------------------------------------
 
 
-class TimelinePoint(BaseModel):
-    """One bucket of the timeline: what happened from ``start`` (local, with its offset)."""
+@dataclass(slots=True)
+class TimelinePoint:
+    """One bucket of the timeline: what happened from ``start`` (local, with its offset).
+
+    A plain dataclass, not a model: a timeline of a year of hours has 8,760 of them.
+    """
 
     start: datetime
     sent: int
@@ -323,10 +335,6 @@ class TimelinePoint(BaseModel):
     failed: int
     clicks: int
     goals: int
-
-    @field_serializer("start")
-    def _start_with_offset(self, start: datetime) -> str:
-        return start.isoformat()  # "2026-11-01T09:00:00+05:30", "+00:00" in UTC
 
 
 class Timeline(BaseModel):
@@ -340,10 +348,26 @@ class Timeline(BaseModel):
     generated_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        """The contract JSON as a dict (``generated_at`` as ``…Z``)."""
-        data = self.model_dump(mode="json")
-        data["generated_at"] = format_utc(self.generated_at)
-        return data
+        """The contract JSON as a dict (``start`` with its offset, ``generated_at`` as ``…Z``)."""
+        return {
+            "flow": self.flow.model_dump(),
+            "channel": self.channel,
+            "bucket": self.bucket,
+            "time_zone": self.time_zone,
+            "series": [
+                {
+                    "start": p.start.isoformat(),
+                    "sent": p.sent,
+                    "delivered": p.delivered,
+                    "read": p.read,
+                    "failed": p.failed,
+                    "clicks": p.clicks,
+                    "goals": p.goals,
+                }
+                for p in self.series
+            ],
+            "generated_at": format_utc(self.generated_at),
+        }
 
 
 def flow_info(flow: Flow) -> FlowInfo:
@@ -358,73 +382,114 @@ def flow_info(flow: Flow) -> FlowInfo:
 
 
 TimelineRows = list[tuple[int, int, int, int, int, int, int]]
-
-
-def _load_timeline_rows(conn: Connection, flow: Flow, channel: str | None) -> TimelineRows:
-    """Per 15-minute slot with anything in it: sent, delivered, read, failed, clicks, goals.
-
-    All channels: messages summed over the channel rows, delivered and read over the channels
-    that report delivery only, clicks and goals from the flow-wide row. One channel: its row.
-    """
-    t = FlowTimeline.__table__
-    if channel is None:
-        reporting = t.c.source.in_(sorted(DELIVERY_REPORTING_CHANNELS))
-        flow_wide = t.c.source == ALL_CHANNELS
-
-        def where(condition: Any, column: Any) -> Any:
-            return sa.func.sum(sa.case((condition, column), else_=0))
-
-        columns = [
-            sa.func.sum(t.c.sent), where(reporting, t.c.delivered), where(reporting, t.c.read),
-            sa.func.sum(t.c.failed), where(flow_wide, t.c.clicks), where(flow_wide, t.c.goals),
-        ]  # fmt: skip
-        scope = sa.true()
-    else:
-        columns = [sa.func.sum(t.c[name]) for name in TIMELINE_SERIES]
-        scope = t.c.source == channel
-    query = (
-        sa.select(t.c.slot, *columns)
-        .where(t.c.bot_id == flow.bot_id, t.c.flow_id == flow.id, scope)
-        .group_by(t.c.slot)
-        .order_by(t.c.slot)
-    )
-    # Slots whose counts all went back to 0 (a message moved to an earlier slot) are left out,
-    # so they never stretch the timeline.
-    return [tuple(row) for row in conn.execute(query) if any(row[1:])]  # type: ignore[misc]
-
-
 TIMELINE_SERIES = ("sent", "delivered", "read", "failed", "clicks", "goals")
+
+
+def _slot_range(conn: Connection, flow: Flow, channel: str | None) -> tuple[int, int] | None:
+    """The first and last slot the flow's (or channel's) rollup rows have, or None."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    # Statements here are this module's text and the driver's placeholder; values are bound.
+    first, last = conn.exec_driver_sql(
+        "SELECT min(slot), max(slot) FROM flow_timeline "  # noqa: S608
+        f"WHERE bot_id = {mark} AND flow_id = {mark} AND source = {mark}",
+        (flow.bot_id, flow.id, ALL_CHANNELS if channel is None else channel),
+    ).one()
+    return None if first is None else (first, last)
+
+
+def _load_timeline_rows(
+    conn: Connection, flow: Flow, channel: str | None, group: tuple[int, int] | None = None
+) -> TimelineRows:
+    """Sent, delivered, read, failed, clicks, goals per 15-minute slot with anything in it,
+    in slot order; with ``group = (offset, width)`` per ``(slot + offset) // width`` instead
+    (whole local hours or days of a fixed UTC offset, summed by the database).
+
+    One channel: its rows. All channels: the flow's rows (``source = ""``), with delivered and
+    read summed over the channels that report delivery instead. Each is one range of the
+    rollup's key.
+    """
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    head = f"FROM flow_timeline WHERE bot_id = {mark} AND flow_id = {mark} AND source"
+    key: tuple[Any, ...] = (flow.bot_id, flow.id)
+    if group is None:
+        unit, grouped, extra = "slot", "", ()
+    else:  # the slots are from 1970 on here: integer division is floor division
+        unit, grouped, extra = f"(slot + {mark}) / {mark}", " GROUP BY 1", group
+    sums = ", ".join(f"sum({name})" if group else name for name in TIMELINE_SERIES)
+    # Plain driver statements: a year of slots is 35,000 rows, read as tuples.
+    rows = conn.exec_driver_sql(
+        f"SELECT {unit}, {sums} {head} = {mark}{grouped} ORDER BY 1",
+        (*extra, *key, ALL_CHANNELS if channel is None else channel),
+    ).fetchall()
+    if channel is not None:
+        return [tuple(row) for row in rows if any(row[1:])]  # type: ignore[misc]
+    reported: dict[int, list[int]] = {row[0]: [0, 0] for row in rows}
+    channels = sorted(DELIVERY_REPORTING_CHANNELS)
+    if channels:
+        marks = ", ".join([mark] * len(channels))
+        delivered_read = "sum(delivered), sum(read)" if group else "delivered, read"
+        receipts = conn.exec_driver_sql(
+            f"SELECT {unit}, {delivered_read} {head} IN ({marks}){grouped}",
+            (*extra, *key, *channels),
+        ).fetchall()
+        for unit_key, delivered, read in receipts:
+            pair = reported[unit_key]  # every channel's slot is in the flow's rows too
+            pair[0] += delivered
+            pair[1] += read
+    merged = []
+    for unit_key, sent, _, _, failed, clicks, goals in rows:
+        delivered, read = reported[unit_key]
+        # A slot whose counts all went back to 0 (its messages moved to an earlier slot) is
+        # left out, so it never stretches the timeline.
+        if sent or delivered or read or failed or clicks or goals:
+            merged.append((unit_key, sent, delivered, read, failed, clicks, goals))
+    return merged
+
+
+def _timeline_totals(
+    conn: Connection, flow: Flow, channel: str | None, zone: tzinfo, bucket: Bucket
+) -> list[tuple[datetime, list[int]]]:
+    """Every bucket's local start and counts, from the first to the last non-empty one."""
+    span = _slot_range(conn, flow, channel)
+    if span is None:
+        return []
+    offset = fixed_offset_slots(zone, *span)
+    if offset is not None:  # one UTC offset all along: the database sums whole buckets
+        width = BUCKET_SLOTS[bucket]
+        rows = _load_timeline_rows(conn, flow, channel, (offset, width))
+        return regular_buckets(rows, offset, width, zone)
+    rows = _load_timeline_rows(conn, flow, channel)  # a DST change inside: sum slots here
+    if not rows:
+        return []
+    starts = bucket_starts(rows[0][0], rows[-1][0], zone, bucket)
+    totals = sum_into_buckets(rows, [slot for slot, _ in starts], len(TIMELINE_SERIES))
+    return [(start, counts) for (_, start), counts in zip(starts, totals, strict=True)]
 
 
 def build_timeline(
     flow: Flow,
-    rows: TimelineRows,
+    totals: list[tuple[datetime, list[int]]],
     *,
     zone: tzinfo,
     bucket: Bucket,
     channel: str | None,
     now: datetime,
 ) -> Timeline:
-    """The timeline of ``rows`` (from ``_load_timeline_rows``) in ``zone``'s hours or days."""
-    series: list[TimelinePoint] = []
-    if rows:
-        starts = bucket_starts(rows[0][0], rows[-1][0], zone, bucket)
-        reports_delivery = channel is None or channel in DELIVERY_REPORTING_CHANNELS
-        for first, (sent, delivered, read, failed, clicks, goals) in zip(
-            starts, sum_into_buckets(rows, starts, len(TIMELINE_SERIES)), strict=True
-        ):
-            series.append(
-                TimelinePoint(
-                    start=slot_start(first).astimezone(zone),
-                    sent=sent,
-                    delivered=delivered if reports_delivery else None,
-                    read=read if reports_delivery else None,
-                    failed=failed,
-                    clicks=clicks,
-                    goals=goals,
-                )
-            )
-    return Timeline(
+    """The timeline of ``totals`` (local bucket starts and their counts)."""
+    reports_delivery = channel is None or channel in DELIVERY_REPORTING_CHANNELS
+    series = [
+        TimelinePoint(
+            start,
+            sent,
+            delivered if reports_delivery else None,
+            read if reports_delivery else None,
+            failed,
+            clicks,
+            goals,
+        )
+        for start, (sent, delivered, read, failed, clicks, goals) in totals
+    ]
+    return Timeline.model_construct(  # the engine's own counts: nothing to validate
         flow=flow_info(flow),
         channel=channel,
         bucket=bucket,
@@ -443,11 +508,12 @@ def compute_timeline(
     channel: str | None = None,
     now: datetime,
 ) -> Timeline:
-    """``flow``'s timeline (DESIGN.md) from the ``flow_timeline`` rollup: one row per slot
-    with data is read, never the messages, so its time follows the span, not the flow's size."""
+    """``flow``'s timeline (DESIGN.md) from the ``flow_timeline`` rollup: at most one row per
+    15-minute slot is read (per bucket, where the zone keeps one offset), never the messages,
+    so its time follows the span, not the flow's size."""
     assert flow.id is not None
-    rows = _load_timeline_rows(conn, flow, channel)
-    return build_timeline(flow, rows, zone=zone, bucket=bucket, channel=channel, now=now)
+    totals = _timeline_totals(conn, flow, channel, zone, bucket)
+    return build_timeline(flow, totals, zone=zone, bucket=bucket, channel=channel, now=now)
 
 
 def report_timeline(
@@ -455,6 +521,6 @@ def report_timeline(
 ) -> Timeline:
     """The timeline for a chart: hours when the flow's data spans up to 3 days, else days."""
     assert flow.id is not None
-    rows = _load_timeline_rows(conn, flow, channel)
-    bucket = pick_bucket(rows[0][0], rows[-1][0]) if rows else "hour"
-    return build_timeline(flow, rows, zone=zone, bucket=bucket, channel=channel, now=now)
+    span = _slot_range(conn, flow, channel)
+    bucket = pick_bucket(*span) if span else "hour"
+    return compute_timeline(conn, flow, zone=zone, bucket=bucket, channel=channel, now=now)

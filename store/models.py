@@ -224,11 +224,13 @@ class FlowTimeline(SQLModel, table=True):
     Every UTC offset in use is a whole number of 15 minutes, and so is every DST change, so
     each local hour or day is an exact sum of whole slots (``reports.buckets``).
 
-    Rows per ``source``: a message counts in its channel's row (``sent``, ``delivered``,
-    ``read``, ``failed``: every channel, so which channels report delivery is decided when
-    the timeline is read); ``clicks`` and ``goals`` are counted on the event's channel and,
-    flow-wide, in the ``source = ""`` row (a goal is a user's first ``goal_achieved``, which
-    differs flow-wide and per channel). ``bot_id`` leads the key: the table is tenant-scoped.
+    Rows per ``source``, and ``source = ""`` for the whole flow: a message counts in its
+    channel's row and in the flow's (``sent``, ``delivered``, ``read``, ``failed``, kept for
+    every channel, so which channels report delivery is decided when the timeline is read);
+    ``clicks`` and ``goals`` on the event's channel (when it has one) and in the flow's row (a
+    goal is a user's first ``goal_achieved``, which differs flow-wide and per channel). The
+    key is (bot, flow, source, slot): a timeline reads one or two ranges of it, one row per
+    slot. ``bot_id`` leads the key: the table is tenant-scoped.
     """
 
     __tablename__ = "flow_timeline"
@@ -236,8 +238,8 @@ class FlowTimeline(SQLModel, table=True):
 
     bot_id: str = Field(primary_key=True, max_length=128)
     flow_id: int = Field(primary_key=True, foreign_key="flow.id")
-    slot: int = Field(primary_key=True)
     source: str = Field(primary_key=True, max_length=32)
+    slot: int = Field(primary_key=True)
     sent: int = 0
     delivered: int = 0
     read: int = 0

@@ -100,12 +100,14 @@ class TimelineDeltas:
     def message(
         self, bot_id: str, flow_id: int, source: str, old: TimelinePoints, new: TimelinePoints
     ) -> None:
-        """A message left the ``old`` points and now counts at the ``new`` ones."""
+        """A message left the ``old`` points and now counts at the ``new`` ones (on its channel
+        and flow-wide)."""
         counts = self._counts
-        for series, slot in old:
-            counts[(bot_id, flow_id, slot, source, series)] -= 1
-        for series, slot in new:
-            counts[(bot_id, flow_id, slot, source, series)] += 1
+        for row in (source, ALL_CHANNELS):  # the channel's row and the flow's
+            for series, slot in old:
+                counts[(bot_id, flow_id, slot, row, series)] -= 1
+            for series, slot in new:
+                counts[(bot_id, flow_id, slot, row, series)] += 1
 
     def rows(self) -> list[dict[str, Any]]:
         """One row of counter changes per (bot, flow, slot, source), zero rows left out."""

@@ -432,7 +432,7 @@ class Ingestor:
         if rows:
             stmt = dialect_insert(self.conn)(_timeline)
             stmt = stmt.on_conflict_do_update(
-                index_elements=["bot_id", "flow_id", "slot", "source"],
+                index_elements=["bot_id", "flow_id", "source", "slot"],
                 set_={name: _timeline.c[name] + stmt.excluded[name] for name in TIMELINE_COUNTERS},
             )
             self.conn.execute(stmt, rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from datetime import UTC, datetime
@@ -227,7 +228,7 @@ def test_timeline_of_a_channel_without_receipts_has_no_delivered_or_read_line():
 def test_many_buckets_get_at_most_eight_axis_labels():
     starts = [datetime(2026, 11, 1, tzinfo=KOLKATA).replace(hour=h) for h in range(24)]
     timeline = make_timeline()
-    timeline.series = [timeline.series[0].model_copy(update={"start": s}) for s in starts]
+    timeline.series = [dataclasses.replace(timeline.series[0], start=s) for s in starts]
     names = build_timeline_chart(timeline, 400, 150).contents[0].categoryAxis.categoryNames
     assert [n for n in names if n] == ["1 Nov 00:00", "1 Nov 03:00", "1 Nov 06:00", "1 Nov 09:00",
                                        "1 Nov 12:00", "1 Nov 15:00", "1 Nov 18:00", "1 Nov 21:00"]  # fmt: skip

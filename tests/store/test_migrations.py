@@ -27,7 +27,7 @@ def test_upgrade_is_idempotent(store_engine: Engine) -> None:
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     queries = {
-        "flow_timeline": "SELECT * FROM flow_timeline ORDER BY bot_id, flow_id, slot, source",
+        "flow_timeline": "SELECT * FROM flow_timeline ORDER BY bot_id, flow_id, source, slot",
         "message": "SELECT message_id, first_sent_at, first_delivered_at, first_read_at, "
         "first_failed_at FROM message ORDER BY message_id",
         "flow_user": "SELECT user_id, first_goal_at FROM flow_user ORDER BY user_id",
@@ -56,9 +56,10 @@ def test_0004_fills_the_timeline_of_existing_data_as_ingestion_would(store_engin
         act("goal_achieved", "u1", "sms", at="2026-11-01T08:00:00Z"),
     )
     kept = _snapshot(store_engine)
-    # Slots: 08:00 (u1's first goal, flow-wide and on sms), 09:00, 09:15, 09:30 (a click,
-    # flow-wide and on whatsapp), 10:00 (u1's first whatsapp goal), 18:30, 19:00.
-    assert len(kept["flow_timeline"]) == 9
+    # Flow-wide and per channel: 08:00 (u1's first goal, on sms), 09:00 and 09:15 (whatsapp
+    # messages), 09:30 (a whatsapp click), 18:30 (the sms message); on whatsapp only: 10:00
+    # (u1's first goal there); flow-wide only: 19:00 (a click without a channel).
+    assert len(kept["flow_timeline"]) == 12
     with store_engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0003")
     with store_engine.begin() as conn:

@@ -38,8 +38,8 @@ def upgrade() -> None:
         "flow_timeline",
         sa.Column("bot_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("flow_id", sa.Integer(), nullable=False),
-        sa.Column("slot", sa.Integer(), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=False),
         sa.Column("sent", sa.Integer(), nullable=False),
         sa.Column("delivered", sa.Integer(), nullable=False),
         sa.Column("read", sa.Integer(), nullable=False),
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("clicks", sa.Integer(), nullable=False),
         sa.Column("goals", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["flow_id"], ["flow.id"]),
-        sa.PrimaryKeyConstraint("bot_id", "flow_id", "slot", "source"),
+        sa.PrimaryKeyConstraint("bot_id", "flow_id", "source", "slot"),
         sqlite_with_rowid=False,
     )
     _backfill()
@@ -105,9 +105,10 @@ def _backfill() -> None:
         return ", ".join(f'{ones.get(name, value)} AS "{name}"' for name, value in zeros.items())
 
     parts = [
-        f"SELECT bot_id, flow_id, {_slot(column)} AS slot, source, {counts(**{series: '1'})} "
-        f"FROM message WHERE {column} IS NOT NULL"
+        f"SELECT bot_id, flow_id, {_slot(column)} AS slot, {source} AS source, "
+        f"{counts(**{series: '1'})} FROM message WHERE {column} IS NOT NULL"
         for series, column in zip(("sent", "delivered", "read", "failed"), FIRST_TIMES, strict=True)
+        for source in ("source", "''")  # the channel's row and the flow's
     ]
     click = (
         "SELECT f.bot_id, e.flow_id, {slot} AS slot, {source} AS source, {counts} "
@@ -131,10 +132,10 @@ def _backfill() -> None:
     sums = ", ".join(f'sum("{name}")' for name in zeros)
     names = ", ".join(f'"{name}"' for name in zeros)
     op.execute(
-        f"INSERT INTO flow_timeline (bot_id, flow_id, slot, source, {names}) "
-        f"SELECT bot_id, flow_id, slot, source, {sums} FROM ("
+        f"INSERT INTO flow_timeline (bot_id, flow_id, source, slot, {names}) "
+        f"SELECT bot_id, flow_id, source, slot, {sums} FROM ("
         + " UNION ALL ".join(parts)
-        + ") t GROUP BY bot_id, flow_id, slot, source"
+        + ") t GROUP BY bot_id, flow_id, source, slot"
     )
 
 
