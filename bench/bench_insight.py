@@ -68,7 +68,8 @@ def bench_timeline(backend: str) -> None:
     from store.db import create_db_engine
     from store.models import utcnow
 
-    url = sqlite_url("kpis.db") if backend == "sqlite" else postgres_url()
+    # Its own PostgreSQL database: the schema of this branch, not another benchmark's.
+    url = sqlite_url("kpis.db") if backend == "sqlite" else postgres_url("crb_bench_insight")
     loads = {}
     for size in SIZES:  # build every store first, so timing never overlaps a load
         start = time.perf_counter()
