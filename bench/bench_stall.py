@@ -12,9 +12,10 @@ after wave, and wait for their summaries; in each wave one of them asks for
 * ``import`` — ``campaign-bot import`` of a ~300k-event NDJSON file runs beside it.
 
 For each phase it prints p50/p95 of the ack (HTTP 200 from ``/slack/events``) and of the
-summary's arrival at ``response_url``, the slowest download answer, and the wall time beside
-the CPU time of ``serve``, of the other processes (lock holder, import) and of this process
-(load generator and stand-in). Targets: ack p95 < 100 ms, summary p95 < 2 s in both busy
+summary's arrival at ``response_url``, the slowest download answer, the slowest
+``GET /healthz`` of a probe sent every 100 ms (how long the event loop stalled), and the wall
+time beside the CPU time of ``serve``, of the other processes (lock holder, import) and of this
+process (load generator and stand-in). Targets: ack p95 < 100 ms, summary p95 < 2 s in both busy
 phases. Sized for a 2-core machine: the serve flow and the imported file are built once
 under ``var/bench/`` and reused.
 
@@ -78,6 +79,7 @@ class Phase:
     acks: list[float] = field(default_factory=list)
     summaries: list[float] = field(default_factory=list)
     downloads: list[float] = field(default_factory=list)
+    health: list[float] = field(default_factory=list)  # GET /healthz every 100 ms
     pending: list[asyncio.Task[None]] = field(default_factory=list)
     failures: int = 0
     waves: int = 0
@@ -191,13 +193,27 @@ async def _run_phase(
     timeout = aiohttp.ClientTimeout(total=120)
     connector = aiohttp.TCPConnector(limit=users)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        probe = asyncio.create_task(_probe_health(base_url, phase))
         while True:
             await _wave(session, base_url, fake, workflow_id, users, phase)
             if waves is not None and phase.waves >= waves:
                 break
             if while_running is not None and while_running.poll() is not None:
                 break
-    await asyncio.gather(*phase.pending)
+        await asyncio.gather(*phase.pending)
+        probe.cancel()
+
+
+async def _probe_health(base_url: str, phase: Phase) -> None:
+    """``GET /healthz`` every 100 ms: how long the server's event loop leaves it waiting."""
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            started = time.perf_counter()
+            async with session.get(f"{base_url}/healthz") as reply:
+                await reply.read()
+            phase.health.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.1)
 
 
 def _measured(
@@ -222,14 +238,15 @@ def _measured(
 def _report(phases: list[Phase]) -> None:
     print(
         f"{'phase':<8}{'waves':>6}{'ack p50':>9}{'ack p95':>9}{'sum p50':>9}{'sum p95':>9}"
-        f"{'dl max':>9}{'fail':>6}{'wall s':>8}{'serve':>7}{'others':>8}{'bench':>7}"
-        "   (ms; CPU s)"
+        f"{'dl max':>9}{'hz max':>9}{'fail':>6}{'wall s':>8}{'serve':>7}{'others':>8}"
+        f"{'bench':>7}   (ms; CPU s)"
     )
     for p in phases:
         print(
             f"{p.name:<8}{p.waves:>6}{_pct(p.acks, 50):>9.1f}{_pct(p.acks, 95):>9.1f}"
             f"{_pct(p.summaries, 50):>9.1f}{_pct(p.summaries, 95):>9.1f}"
-            f"{max(p.downloads, default=float('nan')):>9.0f}{p.failures:>6}"
+            f"{max(p.downloads, default=float('nan')):>9.0f}"
+            f"{max(p.health, default=float('nan')):>9.0f}{p.failures:>6}"
             f"{p.wall:>8.1f}{p.serve_cpu:>7.1f}{p.others_cpu:>8.1f}{p.own_cpu:>7.1f}"
         )
     idle = phases[0]
