@@ -360,7 +360,7 @@ async def _run_lane(
     # What is due when the lane starts: a delivery put back for a retry during this pass
     # waits for a later pass instead of being tried again at once.
     due_by = runtime.clock()
-    while True:
+    while not runtime.drain.stopping:
         batch = await asyncio.to_thread(claim_due, runtime, due_by, runtime.batch_size, only, kinds)
         if not batch:
             return
