@@ -83,9 +83,7 @@ async def test_a_private_channel_it_is_not_in_fails_for_good_with_the_reason(
     with run_fake_slack() as fake:
         fake.add_channel("G0PRIVATE", private=True)
         with pytest.raises(PermanentDeliveryError) as caught:
-            await _channel(fake).send(
-                Outgoing(1, "slack_channel", "G0PRIVATE", _report(tmp_path))
-            )
+            await _channel(fake).send(Outgoing(1, "slack_channel", "G0PRIVATE", _report(tmp_path)))
         uploads = fake.calls_to("files.completeUploadExternal")
     assert "not in channel G0PRIVATE and cannot join it" in str(caught.value)
     assert "method_not_supported_for_channel_type" in str(caught.value)
