@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -190,6 +191,9 @@ async def _run_phase(
     while_running: subprocess.Popen[bytes] | None = None,
 ) -> None:
     """Waves until ``waves`` ran or ``while_running`` exited (at least one wave)."""
+    # Waiting for answers takes a thread each (the stand-in's wait is blocking); downloads
+    # wait for the lock up to 20 s: the default pool (6 threads on 2 cores) would run out.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=4 * users))
     timeout = aiohttp.ClientTimeout(total=120)
     connector = aiohttp.TCPConnector(limit=users)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
