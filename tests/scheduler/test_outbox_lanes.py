@@ -172,3 +172,26 @@ async def test_a_slow_recipient_does_not_hold_up_the_next_one(
         box.wait_for(2)
     assert result.sent == 2
     assert arrivals == ["quick@partner.example", "slow@partner.example"]
+
+
+async def test_a_server_that_stops_answering_after_data_fails_the_send_in_bounded_time(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    queue(sqlite_engine, Recipient("email", "guest@partner.example"))
+    release = threading.Event()
+
+    async def never_answer(session: Any) -> bool:
+        while not release.is_set():  # DATA received, the final reply never comes
+            await asyncio.sleep(0.02)
+        return False
+
+    with smtp_server(mailbox=Mailbox(before_accept=never_answer)) as box:
+        runtime = _runtime(sqlite_engine, tmp_path, box.port, command_timeout=0.5)
+        try:
+            result = await run_outbox_once(runtime)
+        finally:
+            release.set()
+    [delivery] = deliveries(sqlite_engine)
+    assert result.retried == 1 and delivery.state == "pending"
+    assert "did not answer in time" in (delivery.last_error or "")

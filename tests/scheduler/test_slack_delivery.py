@@ -59,7 +59,7 @@ async def test_an_html_502_from_the_edge_is_retried(content_type: str) -> None:
 
 async def test_a_timeout_is_retried_and_says_so() -> None:
     with run_fake_slack() as fake:
-        fake.hang("conversations.open", seconds=3)
+        fake.hang("conversations.open", seconds=1.5)
         with pytest.raises(TransientDeliveryError) as caught:
             await _channel(fake, timeout=1).send(Outgoing(1, "slack_user", "U0ALICE", NOTICE))
     assert str(caught.value) == "Slack did not answer conversations.open in time (timed out)"
