@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -282,6 +283,8 @@ def main() -> None:
     lines = sum(1 for _ in import_file.open())
     run_path = BENCH_DIR / "stall-run.db"
     database_url = _fresh_store(base_url, run_path)
+    reports = BENCH_DIR / "stall-reports"  # the download's files, removed after the run
+    os.environ["REPORTS_DIR"] = str(reports)  # serve inherits it
     flow, _, _, notifications = _grant(database_url, workflow_id)
 
     users = {DOWNLOADER: {"id": DOWNLOADER, "is_restricted": False, "profile": {}}}
@@ -330,6 +333,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            shutil.rmtree(reports, ignore_errors=True)
 
     print(
         f"flow {flow.bot_id}/{flow.workflow_id}: {notifications:,} notifications; "
