@@ -13,6 +13,7 @@ job store — start, adding the standing jobs, a wake, shutdown — runs in a th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ class SchedulerService:
         # Wakes move two jobs' next run time (job store writes): on this thread, one at a time.
         self._waker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scheduler-wake")
         self._wake_queued = threading.Lock()
+        self._starting: asyncio.Future[None] | None = None
 
     def _build_scheduler(self, loop: asyncio.AbstractEventLoop) -> LoopScheduler:
         # APScheduler reads then writes its job rows: take SQLite's write lock up front.
@@ -84,7 +86,9 @@ class SchedulerService:
         scheduler = self._build_scheduler(asyncio.get_running_loop())
         self.scheduler = scheduler
         self.runtime.scheduler = scheduler
-        await asyncio.to_thread(self._start, scheduler)
+        # Shielded: cancelled mid-start, the start still ends before _shutdown stops it.
+        self._starting = asyncio.ensure_future(asyncio.to_thread(self._start, scheduler))
+        await asyncio.shield(self._starting)
         self.leading.set()
         logger.info("this process runs the scheduler")
 
@@ -134,6 +138,10 @@ class SchedulerService:
 
     async def _shutdown(self) -> None:
         self.leading.clear()
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            with contextlib.suppress(Exception):
+                await starting
         scheduler, self.scheduler = self.scheduler, None
         self.runtime.scheduler = None
         if scheduler is not None and scheduler.running:
