@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import access, data, reports, serve, subscriptions
+from bot.cli import access, data, reports, scheduler, serve, subscriptions
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
@@ -21,6 +21,7 @@ app.command()(reports.kpis)
 app.command("import")(data.import_)
 app.command()(data.demo)
 app.command()(serve.serve)
+app.command()(scheduler.scheduler)
 app.command()(reports.export)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
