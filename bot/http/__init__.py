@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.http import downloads, events, flows
+from bot.http.batches import BatchRejected
 from bot.http.openapi import describe_bodies
+from bot.http.schemas import rejection
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -24,6 +26,12 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+async def _rejected(request: Request, exc: Exception) -> JSONResponse:
+    """A request refused before anything was written (raised by a dependency): 422."""
+    assert isinstance(exc, BatchRejected)
+    return rejection(exc.detail, exc.errors)
 
 
 def include_api(app: FastAPI) -> None:
@@ -39,4 +47,5 @@ def include_api(app: FastAPI) -> None:
     app.include_router(flows.router)
     app.state.ingest_lock = threading.Lock()
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
+    app.add_exception_handler(BatchRejected, _rejected)
     describe_bodies(app)
