@@ -65,6 +65,7 @@ MAX_INT = 2**31 - 1  # the store's INTEGER columns on PostgreSQL
 MIN_INT = -(2**31)
 MAX_CHANNELS = 100
 MAX_ERROR_CODE_CHARS = 64
+MAX_COMMENTS_CHARS = 2000
 # custom_payload: at most this many characters of compact JSON (what the CSV export writes and
 # its import reads back) and this many nested arrays/objects (pydantic-core stops at 200).
 MAX_PAYLOAD_CHARS = 1024 * 1024
@@ -217,7 +218,7 @@ class MessageEvent(_Event):
     ip_address: Annotated[Text, Field(max_length=64)] | None = None
     custom_payload: dict[str, Any] | list[Any] | str | int | float | bool | None = None
     sent_by: Annotated[Text, Field(max_length=320)] | None = None
-    comments: Annotated[Text, Field(max_length=2000)] | None = None
+    comments: Annotated[Text, Field(max_length=MAX_COMMENTS_CHARS)] | None = None
     error_code: str | int | None = None
     scheduled_at: Time | None = None
     created_at: Time | None = None
