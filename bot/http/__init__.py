@@ -11,10 +11,11 @@ import threading
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.http import downloads, events, flows
 from bot.http.batches import BatchRejected
+from bot.http.bodies import ClientGone
 from bot.http.openapi import describe_bodies
 from bot.http.schemas import rejection
 
@@ -34,6 +35,11 @@ async def _rejected(request: Request, exc: Exception) -> JSONResponse:
     return rejection(exc.detail, exc.errors)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left mid-body (``read_body`` logged it): an answer nobody reads."""
+    return Response(status_code=400)
+
+
 def include_api(app: FastAPI) -> None:
     """Mount health, the ingestion API and downloads on ``app``."""
 
@@ -48,4 +54,5 @@ def include_api(app: FastAPI) -> None:
     app.state.ingest_lock = threading.Lock()
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(BatchRejected, _rejected)
+    app.add_exception_handler(ClientGone, _client_gone)
     describe_bodies(app)

@@ -65,7 +65,9 @@ def checked_workflow_id(
         return check_id(workflow_id, "workflow_id", "URL")
     except EventError as exc:
         error = ItemError(field="workflow_id", message=exc.message)
-        raise BatchRejected("invalid workflow_id in the URL; nothing was written", [error]) from None
+        raise BatchRejected(
+            "invalid workflow_id in the URL; nothing was written", [error]
+        ) from None
 
 
 WorkflowId = Annotated[str, Depends(checked_workflow_id)]

@@ -41,7 +41,7 @@ def test_values_past_their_bounds_are_422_naming_the_field(
             "/api/v1/events", content=body.encode(), headers={"Content-Type": media_type}
         )
         assert response.status_code == 422, (tail[:60], response.text[:300])
-        assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, field)], (
-            tail[:60]
-        )
+        assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, field)], tail[
+            :60
+        ]
     assert kpis_of()[0] == 404  # nothing was written, not even the flow

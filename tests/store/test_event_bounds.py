@@ -72,7 +72,12 @@ BOUNDS: list[tuple[str, str, Any, Any]] = [
     ("message", "error_code", MAX_INT, MAX_INT + 1),
     ("message", "error_code", -MAX_INT - 1, -MAX_INT - 2),
     ("message", "error_code", 0, -(10**100)),
-    ("message", "custom_payload", _sized_payload(MAX_PAYLOAD_CHARS), _sized_payload(MAX_PAYLOAD_CHARS + 1)),
+    (
+        "message",
+        "custom_payload",
+        _sized_payload(MAX_PAYLOAD_CHARS),
+        _sized_payload(MAX_PAYLOAD_CHARS + 1),
+    ),
     ("message", "custom_payload", _nested(MAX_PAYLOAD_DEPTH), _nested(MAX_PAYLOAD_DEPTH + 1)),
     ("message", "custom_payload", {"n": 10**4299, "s": "Ω\U0001f600"}, {"n": "\ud800"}),
     ("message", "scheduled_at", MAX_TIME, AFTER_MAX),
