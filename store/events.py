@@ -84,45 +84,65 @@ def _text_problem(text: str, surrogates: bool) -> str | None:
     return None
 
 
-def _inspect_json(value: Any, *, surrogates: bool) -> tuple[str | None, int]:
-    """Why a JSON column could not keep ``value`` (or None), and an upper bound of its length
-    as compact JSON (cheaper than writing it), in one walk."""
+def _scan_json(value: Any, surrogates: bool) -> tuple[bool, int]:
+    """Whether a JSON column can keep ``value``, and an upper bound of its length as compact
+    JSON (cheaper than writing it): one quick walk, which names nothing (``_describe_json``
+    does, when it is False)."""
     size = 0
-    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        path, item, depth = stack.pop()
-        problem = None
-        if isinstance(item, str):
+        item, depth = stack.pop()
+        kind = type(item)  # values parsed from JSON: exactly str, dict, list, float, int…
+        if kind is str:
             size += _ESCAPED_CHAR * len(item) + 2
-            problem = _text_problem(item, surrogates)
-        elif isinstance(item, dict | list):
+            if _text_problem(item, surrogates):
+                return False, size
+        elif kind is dict or kind is list:
             if depth >= MAX_PAYLOAD_DEPTH:
-                problem = f"nested deeper than {MAX_PAYLOAD_DEPTH} arrays or objects"
-            elif isinstance(item, list):
-                size += 2 + len(item)
-                stack.extend(
-                    (f"{path}.{i}" if path else str(i), c, depth + 1) for i, c in enumerate(item)
-                )
-            else:
-                size += 2 + 2 * len(item)
-                for key, child in item.items():
-                    child_path = f"{path}.{key}" if path else str(key)
-                    size += _ESCAPED_CHAR * len(key) + 2
-                    key_problem = _text_problem(key, surrogates)
-                    if key_problem:
-                        return f"{key_problem} (in a key at {child_path})", size
-                    stack.append((child_path, child, depth + 1))
-        elif isinstance(item, float):
+                return False, size
+            size += 2 + 2 * len(item)
+            if kind is list:
+                stack.extend((child, depth + 1) for child in item)
+                continue
+            for key, child in item.items():
+                size += _ESCAPED_CHAR * len(key) + 2
+                if _text_problem(key, surrogates):
+                    return False, size
+                stack.append((child, depth + 1))
+        elif kind is float:
             size += _FLOAT_CHARS
             if not math.isfinite(item):
-                problem = "NaN and Infinity are not JSON numbers"
-        elif isinstance(item, int) and not isinstance(item, bool):
+                return False, size
+        elif kind is int:
             size += item.bit_length() // 3 + 2
         else:  # true, false, null
             size += 5
-        if problem:
-            return problem + (f" (at {path})" if path else ""), size
-    return None, size
+    return True, size
+
+
+def _describe_json(value: Any, surrogates: bool) -> str | None:
+    """What ``_scan_json`` found wrong with ``value``, and where (``(at k.1)``)."""
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        where = f" (at {path})" if path else ""
+        if isinstance(item, str) and _text_problem(item, surrogates):
+            return f"{_text_problem(item, surrogates)}{where}"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"NaN and Infinity are not JSON numbers{where}"
+        if isinstance(item, dict | list) and depth >= MAX_PAYLOAD_DEPTH:
+            return f"nested deeper than {MAX_PAYLOAD_DEPTH} arrays or objects{where}"
+        if isinstance(item, list):
+            stack.extend(
+                (f"{path}.{i}" if path else str(i), c, depth + 1) for i, c in enumerate(item)
+            )
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if _text_problem(str(key), surrogates):
+                    return f"{_text_problem(str(key), surrogates)} (in a key at {child_path})"
+                stack.append((child_path, child, depth + 1))
+    return None
 
 
 def json_problem(value: Any) -> str | None:
@@ -131,16 +151,17 @@ def json_problem(value: Any) -> str | None:
     NaN/Infinity, NUL characters and lone surrogates (PostgreSQL refuses them; SQLite would
     keep what no UTF-8 file can hold), and nesting deeper than ``MAX_PAYLOAD_DEPTH``.
     """
-    return _inspect_json(value, surrogates=True)[0]
+    ok, _ = _scan_json(value, surrogates=True)
+    return None if ok else _describe_json(value, surrogates=True)
 
 
 def _json_safe(value: Any) -> Any:
     """Refuse a payload a JSON column cannot keep, or one past the payload bounds."""
     # pydantic-core has already refused lone surrogates (every event is validated from JSON
     # text), so the walk leaves them out.
-    problem, size_bound = _inspect_json(value, surrogates=False)
-    if problem:
-        raise ValueError(problem)
+    ok, size_bound = _scan_json(value, surrogates=False)
+    if not ok:
+        raise ValueError(_describe_json(value, surrogates=False))
     if size_bound > MAX_PAYLOAD_CHARS:
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
         if size > MAX_PAYLOAD_CHARS:

@@ -197,10 +197,11 @@ def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
         field = _CSV_FIELD_NAMES.get(exc.field or "", exc.field)
         raise EventError(where, field, exc.message) from None
     assert isinstance(event, MessageEvent)
-    update: dict[str, Any] = {"event_id": csv_event_id(event)}
+    # Set on the event just made (no validation on assignment): it is not shared yet.
+    event.event_id = csv_event_id(event)
     if len(comments) > MAX_COMMENTS_CHARS:
-        update["comments"] = comments  # checked by _comments; the column has no length limit
-    return event.model_copy(update=update)
+        event.comments = comments  # checked by _comments; the column has no length limit
+    return event
 
 
 def _comments(cell: str, where: str) -> str:
