@@ -168,3 +168,21 @@ def test_ndjson_text_past_a_bound_names_the_field(
     assert refused.value.field == field, refused.value
     assert str(refused.value).startswith(f"events.ndjson:7: {field}: ")
     assert parse_event(_event(kind, field, at_bound), "x").type == kind
+
+
+# A payload that is a bare number, as JSON text stored in a column that SQLite declares JSON
+# (NUMERIC affinity) became a REAL or INTEGER: 1.0 came back as 1, -0.0 as 0, integers past
+# 64 bits and some doubles (SQLite's text-to-float is not always exact) changed value.
+BARE_NUMBERS = [
+    0.1, 1.0, -0.0, 1e5, 1.7976931348623157e308, 5e-324, -2.2606631148481385e-299,
+    1.829402849984213e-298, 12345678901234567890, -(2**63), 2**63, 10**4299,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("number", BARE_NUMBERS, ids=lambda n: repr(n)[:24])
+def test_a_payload_that_is_a_bare_number_is_kept_exactly(
+    store_engine: Engine, number: float | int
+) -> None:
+    ingest(store_engine, msg("m-1", "u1", "sms", "sent", custom_payload=number))
+    stored = _stored(store_engine, "message", "custom_payload")
+    assert (type(stored), repr(stored)) == (type(number), repr(number))
