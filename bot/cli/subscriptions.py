@@ -23,7 +23,7 @@ from store.subscriptions import active_subscriptions
 def subscriptions_list() -> None:
     """List active subscriptions: id, workspace, flow, schedule, recipients, next digest."""
     with errors():
-        engine = engine_for(settings())
+        engine = engine_for(settings(), create=False)
         table = Table("ID", "Workspace", "Flow", "Schedule", "Recipients", "Next digest")
         with Session(engine) as session:
             for sub in active_subscriptions(session):
@@ -52,7 +52,7 @@ def subscriptions_run_now(
     with the previous scheduled digest)."""
     with errors():
         config = settings()
-        engine = engine_for(config)
+        engine = engine_for(config, create=False)
         with Session(engine) as session:
             sub = session.get(Subscription, subscription_id)
             if sub is None or not sub.active:
