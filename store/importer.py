@@ -204,11 +204,21 @@ def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
     return event
 
 
+# Unicode White_Space, the set pydantic's ``str_strip_whitespace`` trims. Python's own
+# ``str.strip()`` also trims U+001C–U+001F, which the event format keeps: stripping with it
+# here would import a comment of "\x1f" as an empty one.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+
+
 def _comments(cell: str, where: str) -> str:
     """The Comments cell, which the export writes as ``"{error code} {comments}"`` (the seed
     has no error-code column): the whole cell is the comment, up to the longest the export
     writes — longer than a comment alone may be."""
-    comments = cell.strip()
+    comments = cell.strip(WHITE_SPACE)
     if len(comments) > MAX_COMMENTS_CELL:
         message = f"String should have at most {MAX_COMMENTS_CELL} characters"
         raise EventError(where, "Comments", message)
