@@ -119,6 +119,7 @@ def bench_digest(count: int) -> None:
                 SMTP_PORT=port,
                 MAIL_FROM="Campaign reports <reports@acme.example>",
                 SECRET_KEY="bench",  # noqa: S106 (a throw-away key for loopback)
+                ALLOWED_EMAIL_DOMAINS="partner.example",  # the email channel checks it
             )
             runtime = build_runtime(settings, engine, None)
             recipients = [f"user{n}@partner.example" for n in range(count)]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.db import DEFAULT_DATABASE_URL
@@ -25,6 +26,28 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip().lower() for item in value.split(",") if item.strip()]
     return value
+
+
+SLACK_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+SECRETS = (*SLACK_SECRETS, "SMTP_PASSWORD", "SECRET_KEY")
+
+
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) base URL with a host (links and API calls need one)."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        return f"expected an http(s) URL with a valid port ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "expected an http(s) URL such as https://reports.example.com"
+    if not parts.hostname:
+        return "expected an http(s) URL with a host, such as https://reports.example.com"
+    if any(c.isspace() for c in value):
+        return "expected a URL without whitespace"
+    if parts.query or parts.fragment:
+        return "expected a base URL without a query or fragment"
+    return None
 
 
 class Settings(BaseSettings):
@@ -51,12 +74,30 @@ class Settings(BaseSettings):
     REPORT_PAGE_SIZE: Literal["A4", "Letter"] = "A4"
     REPORT_LINK_TTL: int = Field(default=7 * 24 * 3600, gt=0, description="seconds")
     REPORT_RETENTION_DAYS: int = Field(default=30, gt=0)
-    MAX_ATTACHMENT_MB: float = Field(default=10, gt=0)
+    MAX_ATTACHMENT_MB: float = Field(default=10, gt=0, le=1024, allow_inf_nan=False)
     SECRET_KEY: SecretStr | None = None
 
     _split = field_validator("INTERNAL_EMAIL_DOMAINS", "ALLOWED_EMAIL_DOMAINS", mode="before")(
         _split_list
     )
+
+    @field_validator(*SECRETS, mode="before")
+    @classmethod
+    def _secret(cls, value: object, info: ValidationInfo) -> object:
+        # Empty (as in .env.example) is unset; blank is a mistake that would sign or log in
+        # with spaces. Slack's tokens and secrets never hold spaces, so a pasted one with a
+        # space or newline at an end is refused too. The value is never echoed.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        if value == "":
+            return None
+        if not value.strip():
+            raise ValueError("is only whitespace; leave it empty to unset it")
+        if info.field_name in SLACK_SECRETS and value != value.strip():
+            raise ValueError("has leading or trailing whitespace")
+        return value
 
     @field_validator("REPORT_TIMEZONE")
     @classmethod
@@ -80,8 +121,9 @@ class Settings(BaseSettings):
     @field_validator("SLACK_API_URL", "PUBLIC_BASE_URL")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        problem = _url_problem(value)
+        if problem:
+            raise ValueError(f"{problem}, got {value!r}")
         return value
 
     @property

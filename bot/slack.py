@@ -2,7 +2,8 @@
 
 Every Web API call goes through one ``AsyncWebClient`` whose base URL is ``SLACK_API_URL``
 (tests and staging point it at a stand-in) and which retries rate limits (429 +
-``Retry-After``) and connection errors with slack_sdk's retry handlers. Answers sent to a
+``Retry-After``) and connection errors with slack_sdk's retry handlers — or, in listeners,
+through Bolt's copy of it, set up the same way (``create_slack_app``). Answers sent to a
 ``response_url`` use the same retry handlers.
 """
 
@@ -70,23 +71,48 @@ def socket_mode(settings: Settings) -> bool:
     return token is not None and bool(token.get_secret_value())
 
 
+# The settings of a client that Bolt copies into the client it makes for each request (the
+# logger aside: Bolt's client logs through Bolt's logger).
+_CLIENT_SETTINGS = (
+    "base_url",
+    "timeout",
+    "ssl",
+    "proxy",
+    "session",
+    "trust_env_in_session",
+    "retry_handlers",
+)
+
+
 def create_slack_app(settings: Settings, client: AsyncWebClient, deps: CommandDeps) -> AsyncApp:
-    """The Bolt app on ``client`` with every command and action listener registered."""
+    """The Bolt app on ``client``'s token and settings, every listener registered.
+
+    Bolt is given the token, not ``client``: handed a client, Bolt still looks up
+    ``SLACK_BOT_TOKEN`` in the process environment (its fallback when no token is given),
+    finds the one our settings read from there, and warns on every start that it "will be
+    unused". Given the token it reads nothing from the environment; the client Bolt makes
+    (and copies for every request) is then set up as ``client`` is: ``SLACK_API_URL``, the
+    retry handlers, timeouts, proxy and extra headers.
+    """
     if socket_mode(settings):
         # Socket Mode requests come over an authenticated WebSocket, not signed HTTP.
         app = AsyncApp(
-            client=client,
+            token=client.token,
+            signing_secret="",
             request_verification_enabled=False,
             process_before_response=True,
         )
     else:
         app = AsyncApp(
-            client=client,
+            token=client.token,
             signing_secret=_secret(settings, "SLACK_SIGNING_SECRET"),
             # The ack is the listener's whole reply; the slow part runs in lazy listeners.
             # (Without this, Bolt polls every 10 ms for the ack, which costs every request.)
             process_before_response=True,
         )
+    for name in _CLIENT_SETTINGS:
+        setattr(app.client, name, getattr(client, name))
+    app.client.headers.update({k: v for k, v in client.headers.items() if k != "User-Agent"})
     register(app, deps)
     return app
 

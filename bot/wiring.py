@@ -59,7 +59,7 @@ def report_config(settings: Settings) -> ReportConfig:
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
-    """The ``SMTP_*``, ``MAIL_FROM`` and ``MAX_ATTACHMENT_MB`` settings."""
+    """The ``SMTP_*``, ``MAIL_FROM``, ``MAX_ATTACHMENT_MB`` and email domain settings."""
     return SmtpConfig(
         host=settings.SMTP_HOST,
         port=settings.SMTP_PORT,
@@ -68,6 +68,9 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         password=settings.SMTP_PASSWORD.get_secret_value() if settings.SMTP_PASSWORD else None,
         mail_from=settings.MAIL_FROM,
         max_attachment_bytes=int(settings.MAX_ATTACHMENT_MB * MEGABYTE),
+        # The email channel checks every address again, whatever path queued it.
+        internal_domains=tuple(settings.INTERNAL_EMAIL_DOMAINS),
+        allowed_domains=tuple(settings.ALLOWED_EMAIL_DOMAINS),
     )
 
 

@@ -44,14 +44,25 @@ class CommandDeps:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
     )
+    # Writes (a download request, a subscription) have a thread of their own: one waiting
+    # for the database's write lock (SQLite waits up to 30 s for another writer) then holds
+    # up only other writes, never the reports everyone else is waiting for. Reads never
+    # wait for a writer (SQLite WAL, PostgreSQL MVCC).
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
+    )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CommandDeps:
         # Bolt deep-copies the request context for lazy listeners; these are process-wide.
         return self
 
     async def run(self, work: Callable[[], Any]) -> Any:
-        """Run blocking store work off the event loop, on the report threads."""
+        """Run blocking store reads off the event loop, on the report threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+
+    async def run_write(self, work: Callable[[], Any]) -> Any:
+        """Run blocking store work that writes off the event loop, on the write thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, work)
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """POST ``message`` to a ``response_url``, retrying 429s and connection errors."""

@@ -60,14 +60,17 @@ async def answer_later(
     response_url: str | None,
     logger: logging.Logger,
     build: Callable[[], dict[str, Any]],
+    *,
+    write: bool = False,
     **fields: Any,
 ) -> None:
-    """Build a message off the event loop and send it to ``response_url``."""
+    """Build a message off the event loop (``write``: on the write thread), send it to
+    ``response_url``."""
     if not response_url:
         logger.error("no response_url in the request; nothing can be answered")
         return
     try:
-        message = await deps.run(build)
+        message = await (deps.run_write(build) if write else deps.run(build))
     except BadValue as exc:
         # Bad input in the request (a tampered value, an odd user id): say which field.
         logger.warning("rejected a request: %s", exc)
@@ -161,7 +164,8 @@ async def answer_subcommand(
             return unsubscribe(deps, team_id, rest)
         return subscribe(deps, team_id, checked_user_id(command.get("user_id")), rest)
 
-    await answer_later(deps, command.get("response_url"), logger, build)
+    write = word != "subscriptions"
+    await answer_later(deps, command.get("response_url"), logger, build, write=write)
 
 
 # -- report buttons and menus -------------------------------------------------------------------
@@ -254,7 +258,7 @@ async def request_download(
             answer: Any = found
         else:
             recipient = await find_recipient(client, user_id)
-            answer = await deps.run(
+            answer = await deps.run_write(
                 lambda: queue_download(deps, team_id, user_id, found, recipient, formats)
             )
     except BadValue as exc:
@@ -316,4 +320,6 @@ async def answer_unsubscribe_click(
         listing["blocks"] = answer["blocks"] + listing["blocks"][:room]
         return listing
 
-    await answer_later(deps, body.get("response_url"), logger, build, replace_original=True)
+    await answer_later(
+        deps, body.get("response_url"), logger, build, write=True, replace_original=True
+    )

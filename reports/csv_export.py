@@ -311,7 +311,13 @@ def expected_rows(conn: Connection, flow: Flow) -> int:
 
 
 def report_basename(flow: Flow, generated_at: datetime) -> str:
-    """``acme-support_wf_42_20261127-090000``: a file name safe on every system."""
+    """``acme-support_wf_42_20261127-090000``: a plain file name on every system, for any id.
+
+    Characters outside ``A-Za-z0-9._-`` become ``-`` and a run of dots one dot, so no id the
+    API accepts (``wf..42``, ``../x``, ``.hidden``, ``日本``) makes a path, a hidden file or a
+    name a download link refuses; it starts with a letter or digit.
+    """
     stamp = generated_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"{flow.bot_id}_{flow.workflow_id}"
-    return _UNSAFE_FILENAME.sub("-", name).strip(".-")[:120] + f"_{stamp}"
+    name = _UNSAFE_FILENAME.sub("-", f"{flow.bot_id}_{flow.workflow_id}")
+    name = re.sub(r"\.{2,}", ".", name).strip("._-")[:120].rstrip("._-")
+    return f"{name or 'report'}_{stamp}"

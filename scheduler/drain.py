@@ -2,7 +2,8 @@
 
 A drain belongs to the scheduler process's ``Runtime``; jobs start it, a wake during a
 running drain asks it for another pass instead of starting a second one, and losing
-leadership cancels it.
+leadership cancels it. A clean stop (SIGTERM) lets the pass in flight end first: a send the
+server already accepted is then recorded ``sent``, not sent again by the next leader.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class OutboxDrain:
 
     def __init__(self) -> None:
         self.running = False
+        self.stopping = False  # no new pass (or batch) starts; the outbox checks it too
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -37,6 +39,8 @@ class OutboxDrain:
         self.running = True
         try:
             for _ in range(MAX_PASSES):
+                if self.stopping:
+                    return
                 self._again = False
                 did_work = await one_pass()
                 if not (did_work or self._again):
@@ -46,7 +50,7 @@ class OutboxDrain:
 
     def start(self, one_pass: Pass) -> None:
         """Start a drain in the background (or ask the running one for another pass)."""
-        if self.rerun_if_running():
+        if self.stopping or self.rerun_if_running():
             return
         self.running = True  # claimed before the task starts: no second drain in between
         task = asyncio.create_task(self.run(one_pass), name="outbox")
@@ -57,6 +61,17 @@ class OutboxDrain:
         """Stop the passes in flight (this process is no longer the leader)."""
         for task in list(self._tasks):
             task.cancel()
+
+    async def finish(self, grace: float) -> None:
+        """Start nothing new, let the pass in flight end for up to ``grace`` s, cancel the rest."""
+        self.stopping = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
+        self.cancel()
+
+    def resume(self) -> None:
+        """Accept new passes again (this process leads again)."""
+        self.stopping = False
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

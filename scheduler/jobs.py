@@ -32,8 +32,8 @@ async def run_subscription(subscription_id: int) -> None:
     runtime = current_runtime()
     queued = await asyncio.to_thread(queue_digest, runtime, subscription_id)
     logger.info("subscription %s: %s digest request(s) queued", subscription_id, len(queued))
-    if queued and not runtime.drain.rerun_if_running():
-        await runtime.drain.run(lambda: outbox_pass(runtime))
+    if queued:
+        runtime.drain.start(lambda: outbox_pass(runtime))
 
 
 async def delete_old_reports() -> None:

@@ -13,6 +13,12 @@ Exactly-once, across crashes, rests on three rules:
 The only gap left is a crash in the instant between the channel accepting a message and the
 ``sent`` commit; that delivery is sent again after the restart. Emails carry a Message-ID
 derived from the delivery row, so the receiving side can recognise such a repeat.
+
+Sending never lets one recipient hold up another: Slack and email are separate *lanes*
+(each claims and sends its own kind, so a hung mail server cannot delay a Slack DM), and
+within a lane up to ``Runtime.parallel_sends`` recipients are sent to at once. Each send
+still records its own outcome right after the channel answered. Every outcome is one log
+line (``event=delivery``) with the delivery, channel, recipient, outcome and reason.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +60,11 @@ logger = logging.getLogger("campaign_report.outbox")
 _table = Delivery.__table__
 MAX_ERROR = 500
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Deliveries of one lane never wait for another lane's (a hung mail server, a slow Slack).
+LANES: dict[str, tuple[str, ...]] = {
+    "slack": ("slack_user", "slack_channel"),
+    "email": ("email",),
+}
 
 
 @dataclass
@@ -88,16 +99,23 @@ def recover_interrupted(runtime: Runtime) -> int:
 
 
 def claim_due(
-    runtime: Runtime, now: datetime, limit: int, only: Collection[int] | None = None
+    runtime: Runtime,
+    now: datetime,
+    limit: int,
+    only: Collection[int] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries, oldest first (committed before any send).
 
-    ``only`` restricts the claim to the deliveries of those report requests.
+    ``only`` restricts the claim to the deliveries of those report requests, ``kinds`` to
+    those channel kinds (a lane).
     """
     claimed: list[Claimed] = []
     query = sa.select(_table).where(_table.c.state == "pending", _table.c.next_attempt_at <= now)
     if only is not None:
         query = query.where(_table.c.request_id.in_(list(only)))
+    if kinds is not None:
+        query = query.where(_table.c.channel.in_(list(kinds)))
     with write_transaction(runtime.engine) as conn:
         rows = conn.execute(
             query.order_by(_table.c.next_attempt_at, _table.c.id).limit(limit)
@@ -177,7 +195,11 @@ def load_content(runtime: Runtime, request_id: int) -> ReportContent:
     def link(attachment: Attachment | None) -> Link | None:
         if attachment is None or config.secret is None:
             return None
-        url = link_url(config.public_base_url, make_token(config.secret, attachment.filename))
+        try:
+            token = make_token(config.secret, attachment.filename)
+        except ValueError as exc:  # no retry will make another name: say so at once
+            raise PermanentDeliveryError(f"no download link can be made: {exc}") from None
+        url = link_url(config.public_base_url, token)
         return Link(attachment.filename, url, expiry(now, config.link_ttl))
 
     return ReportContent(
@@ -234,21 +256,53 @@ async def _render_pending(
                 await notify_owner(runtime, owner, RenderFailed(name))
 
 
+Contents = dict[int, "asyncio.Future[ReportContent]"]
+
+
+def _content(
+    runtime: Runtime, request_id: int, contents: Contents
+) -> asyncio.Future[ReportContent]:
+    """The content of a request, loaded once per pass however many sends wait for it."""
+    if request_id not in contents:
+        contents[request_id] = asyncio.ensure_future(
+            asyncio.to_thread(load_content, runtime, request_id)
+        )
+    return contents[request_id]
+
+
+def _log_outcome(claimed: Claimed, outcome: str, level: int, error: str | None = None,
+                 **fields: Any) -> None:  # fmt: skip
+    """One structured line per delivery outcome (``sent``, ``retry``, ``failed``)."""
+    logger.log(
+        level,
+        "delivery %s %s: %s to %s%s",
+        claimed.delivery_id,
+        outcome,
+        claimed.channel,
+        claimed.recipient,
+        f" ({error})" if error else "",
+        extra={
+            "event": "delivery",
+            "outcome": outcome,
+            "delivery_id": claimed.delivery_id,
+            "request_id": claimed.request_id,
+            "channel": claimed.channel,
+            "recipient": claimed.recipient,
+            "attempts": claimed.attempts,
+            "error": error,
+            **fields,
+        },
+    )
+
+
 async def _send_one(
-    runtime: Runtime,
-    claimed: Claimed,
-    contents: dict[int, ReportContent],
-    result: OutboxResult,
+    runtime: Runtime, claimed: Claimed, contents: Contents, result: OutboxResult
 ) -> None:
     try:
         channel = runtime.channel_for(claimed.channel)
         if channel is None:
             raise TransientDeliveryError("Slack is not configured (SLACK_BOT_TOKEN)")
-        if claimed.request_id not in contents:
-            contents[claimed.request_id] = await asyncio.to_thread(
-                load_content, runtime, claimed.request_id
-            )
-        content = contents[claimed.request_id]
+        content = await _content(runtime, claimed.request_id, contents)
         await channel.send(
             Outgoing(claimed.delivery_id, claimed.channel, claimed.recipient, content)
         )
@@ -264,6 +318,7 @@ async def _send_one(
         return
     await asyncio.to_thread(record_sent, runtime, claimed.delivery_id, runtime.clock())
     result.sent += 1
+    _log_outcome(claimed, "sent", logging.INFO)
 
 
 async def _after_failure(
@@ -274,11 +329,11 @@ async def _after_failure(
         now = runtime.clock()
         retry_at = now + runtime.retry.delay(claimed.attempts, exc.retry_after)
         if retry_at <= claimed.deadline_at:
-            logger.info("delivery %s will be retried: %s", claimed.delivery_id, exc)
             await asyncio.to_thread(
                 record_failure, runtime, claimed.delivery_id, str(exc), retry_at
             )
             result.retried += 1
+            _log_outcome(claimed, "retry", logging.INFO, str(exc), retry_at=retry_at.isoformat())
             return
         reason = f"{exc} (gave up after {claimed.attempts} attempts)"
     else:
@@ -288,33 +343,74 @@ async def _after_failure(
 
 
 async def _give_up(runtime: Runtime, claimed: Claimed, reason: str) -> None:
-    logger.warning("delivery %s failed: %s", claimed.delivery_id, reason)
     await asyncio.to_thread(record_failure, runtime, claimed.delivery_id, reason, None)
+    _log_outcome(claimed, "failed", logging.WARNING, reason)
     name = await asyncio.to_thread(_flow_name, runtime, claimed.request_id)
     notice = DeliveryFailed(name, claimed.channel, claimed.recipient, reason)
     await notify_owner(runtime, claimed.owner, notice)
 
 
+async def _run_lane(
+    runtime: Runtime,
+    kinds: tuple[str, ...],
+    only: Collection[int] | None,
+    contents: Contents,
+    result: OutboxResult,
+) -> None:
+    """Claim and send the due deliveries of ``kinds``, ``parallel_sends`` at a time."""
+    slots = asyncio.Semaphore(max(1, runtime.parallel_sends))
+
+    async def send(claimed: Claimed) -> None:
+        async with slots:
+            await _send_one(runtime, claimed, contents, result)
+
+    # What is due when the lane starts: a delivery put back for a retry during this pass
+    # waits for a later pass instead of being tried again at once.
+    due_by = runtime.clock()
+    while not runtime.drain.stopping:
+        batch = await asyncio.to_thread(claim_due, runtime, due_by, runtime.batch_size, only, kinds)
+        if not batch:
+            return
+        # One recipient's failure is recorded and the others go on.
+        async with asyncio.TaskGroup() as group:
+            for claimed in batch:
+                group.create_task(send(claimed))
+
+
 async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None) -> OutboxResult:
     """Render pending requests, then send every delivery that is due now.
 
-    ``only`` limits the pass to those report requests (a test send from the CLI).
+    ``only`` limits the pass to those report requests (a test send from the CLI): it
+    renders and sends nothing else.
     """
     result = OutboxResult()
     await _render_pending(runtime, result, only)
-    contents: dict[int, ReportContent] = {}
+    contents: Contents = {}
     try:
-        while True:
-            batch = await asyncio.to_thread(claim_due, runtime, runtime.clock(), runtime.batch_size)
-            if not batch:
-                break
-            # One recipient's failure is recorded and the loop goes on to the next.
-            for claimed in batch:
-                await _send_one(runtime, claimed, contents, result)
+        # Each lane runs to its end even when the other fails (its sends are in flight).
+        outcomes = await asyncio.gather(
+            *(_run_lane(runtime, kinds, only, contents, result) for kinds in LANES.values()),
+            return_exceptions=True,
+        )
     finally:
+        for pending in contents.values():
+            if not pending.done():
+                pending.cancel()
         channels: list[Channel] = list({id(c): c for c in runtime.channels.values()}.values())
         for channel in channels:
             await channel.close()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    if result.rendered or result.sent or result.retried or result.failed:
+        logger.info(
+            "outbox pass: %s rendered, %s sent, %s to retry, %s failed",
+            result.rendered,
+            result.sent,
+            result.retried,
+            result.failed,
+            extra={"event": "outbox", **asdict(result)},
+        )
     return result
 
 

@@ -63,8 +63,11 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = utcnow
     batch_size: int = 200
+    # Recipients sent to at once per lane (Slack, email): each email one SMTP connection,
+    # each Slack upload one file read into memory by slack_sdk.
+    parallel_sends: int = 4
     drain: OutboxDrain = field(default_factory=OutboxDrain)
-    scheduler: Any = None  # the running AsyncIOScheduler, set by SchedulerService
+    scheduler: Any = None  # the running LoopScheduler, set by SchedulerService
 
     def channel_for(self, kind: str) -> Channel | None:
         """The channel delivering to recipients of ``kind``."""

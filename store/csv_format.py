@@ -4,6 +4,8 @@ import must agree on so that export → import gives the same messages back.
 
 from __future__ import annotations
 
+from store.events import MAX_COMMENTS_CHARS, MAX_ERROR_CODE_CHARS, MAX_PAYLOAD_CHARS
+
 # The seed's CSV export columns, in the seed's order and spelling (contract).
 CSV_COLUMNS: tuple[str, ...] = (
     "BotId",
@@ -21,6 +23,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "Scheduled Time",
     "Updated Time",
 )
+# The longest cells the export writes: Comments holds "{error code} {comments}", and Custom
+# payload the compact JSON (with a leading ' when it is guarded).
+MAX_COMMENTS_CELL = MAX_ERROR_CODE_CHARS + 1 + MAX_COMMENTS_CHARS
+MAX_FIELD_CHARS = MAX_PAYLOAD_CHARS + 1
 # A cell starting with one of these runs as a formula in a spreadsheet.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START = frozenset(FORMULA_PREFIXES)

@@ -55,6 +55,26 @@ def create_db_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite ``url`` names (None for PostgreSQL, in-memory or unparsable URLs)."""
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return None  # create_db_engine says what is wrong with it
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def describe_open_error(engine: Engine, exc: sa.exc.DBAPIError) -> str:
+    """Why the store at ``engine`` cannot be opened, in one line (the password hidden)."""
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig)
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None and "file is not a database" in str(exc.orig):
+        return f"{path} is not a SQLite database ({reason})"
+    return f"cannot open {engine.url.render_as_string(hide_password=True)}: {reason}"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -3,13 +3,18 @@
 Files are streamed in batches (memory does not grow with the file). Each file is applied in
 one write transaction: a file with a bad line is rolled back whole and its errors are
 reported as ``file:line: field: message``.
+
+A CSV row is one status event of its message, with a stable event id (``csv_event_id``), so
+importing the same rows again counts them once.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +23,16 @@ from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
-from store.csv_format import CSV_COLUMNS, unescape_cell
+from store.csv_format import CSV_COLUMNS, MAX_COMMENTS_CELL, MAX_FIELD_CHARS, unescape_cell
 from store.db import write_transaction
-from store.events import AnyEvent, EventError, MessageEvent, parse_event, parse_events_json
+from store.events import (
+    MAX_COMMENTS_CHARS,
+    AnyEvent,
+    EventError,
+    MessageEvent,
+    parse_event,
+    parse_events_json,
+)
 from store.ingest import BATCH_SIZE, Ingestor, IngestResult, fewer_gc_passes
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
@@ -82,17 +94,33 @@ def read_ndjson(stream: IO[bytes], name: str) -> Iterator[Item]:
     yield from zip(wheres, parse_events_json(lines, wheres), strict=True)
 
 
+# Bytes that are not UTF-8 are read as lone surrogates (errors="surrogateescape"), so the row
+# and the cell that hold them can be named, whatever the decoder's buffering.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def _allow_long_fields() -> None:
+    """Let the csv module read every cell the export writes (its default stops at 128 KiB)."""
+    # The limit is global to the csv module; it is only ever raised here.
+    if csv.field_size_limit() < MAX_FIELD_CHARS:
+        csv.field_size_limit(MAX_FIELD_CHARS)
+
+
 def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
     """Yield ``(file:line, message event or error)`` for each row of an export CSV."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    _allow_long_fields()
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:
         yield f"{name}:1", EventError(f"{name}:1", None, "empty file: no header row")
         return
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         yield f"{name}:1", EventError(f"{name}:1", None, f"unreadable header: {exc}")
+        return
+    if any(_UNDECODED.search(cell) for cell in header):
+        yield f"{name}:1", EventError(f"{name}:1", None, "not valid UTF-8 in the header")
         return
     header = [h.strip() for h in header]
     missing = [column for column in CSV_COLUMNS if column not in header]
@@ -106,13 +134,19 @@ def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
             row = next(reader)
         except StopIteration:
             return
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             yield where, EventError(where, None, f"unreadable CSV row: {exc}")
             return
         if not any(cell.strip() for cell in row):
             continue
         if len(row) < len(header):
             yield where, EventError(where, None, f"expected {len(header)} cells, got {len(row)}")
+            continue
+        undecoded = next((c for c, i in index.items() if _UNDECODED.search(row[i])), None)
+        if undecoded is None and _UNDECODED.search("".join(row)):
+            undecoded = ""  # in a column the import does not read
+        if undecoded is not None:
+            yield where, EventError(where, undecoded or None, "not valid UTF-8")
             continue
         cells = {column: unescape_cell(row[i]) for column, i in index.items()}
         try:
@@ -121,14 +155,25 @@ def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
             yield where, exc
 
 
+def csv_event_id(event: MessageEvent) -> str:
+    """The event id of a CSV row: from its bot, message id, status and updated time (UTC).
+
+    The same row read from any export of the message in that state (in any time zone) has the
+    same id, so a re-import is a duplicate; a later status of the message is a new event.
+    """
+    key = "\x1f".join((event.bot_id, event.message_id, event.status, event.at.isoformat()))
+    return "csv:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
     payload_text = cells["Custom payload"].strip()
     payload: Any = None
     if payload_text:
         try:
             payload = json.loads(payload_text)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = payload_text  # a plain-text payload is kept as text
+    comments = _comments(cells["Comments"], where)
     data = {
         "type": "message",
         "bot_id": cells["BotId"],
@@ -141,7 +186,7 @@ def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
         "custom_payload": payload,
         "template_id": cells["Template ID"] or None,
         "sent_by": cells["Notification Sent By"] or None,
-        "comments": cells["Comments"] or None,
+        "comments": None if len(comments) > MAX_COMMENTS_CHARS else comments or None,
         "created_at": cells["Created Time"] or None,
         "scheduled_at": cells["Scheduled Time"] or None,
         "at": cells["Updated Time"] or cells["Created Time"],
@@ -152,7 +197,34 @@ def _csv_row_event(cells: dict[str, str], where: str) -> MessageEvent:
         field = _CSV_FIELD_NAMES.get(exc.field or "", exc.field)
         raise EventError(where, field, exc.message) from None
     assert isinstance(event, MessageEvent)
+    # Set on the event just made (no validation on assignment): it is not shared yet.
+    event.event_id = csv_event_id(event)
+    if len(comments) > MAX_COMMENTS_CHARS:
+        event.comments = comments  # checked by _comments; the column has no length limit
     return event
+
+
+# Unicode White_Space, the set pydantic's ``str_strip_whitespace`` trims. Python's own
+# ``str.strip()`` also trims U+001C–U+001F, which the event format keeps: stripping with it
+# here would import a comment of "\x1f" as an empty one.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+
+
+def _comments(cell: str, where: str) -> str:
+    """The Comments cell, which the export writes as ``"{error code} {comments}"`` (the seed
+    has no error-code column): the whole cell is the comment, up to the longest the export
+    writes — longer than a comment alone may be."""
+    comments = cell.strip(WHITE_SPACE)
+    if len(comments) > MAX_COMMENTS_CELL:
+        message = f"String should have at most {MAX_COMMENTS_CELL} characters"
+        raise EventError(where, "Comments", message)
+    if "\x00" in comments:
+        raise EventError(where, "Comments", "NUL characters are not allowed")
+    return comments
 
 
 _CSV_FIELD_NAMES = {

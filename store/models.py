@@ -20,6 +20,7 @@ so they are never out of step with them.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # raw SQLite text, e.g. from a bulk path
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PayloadJSON(TypeDecorator[Any]):
+    """A JSON value kept exactly as written: ``json`` on PostgreSQL, ``TEXT`` on SQLite.
+
+    A SQLite column declared ``JSON`` has NUMERIC affinity, which turns a payload that is a
+    bare number into a REAL or INTEGER: ``1.0`` came back as ``1``, ``-0.0`` as ``0``,
+    integers past 64 bits and some doubles changed value. Kept as text, every JSON value the
+    event format accepts comes back the same (and exports and imports the same).
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.JSON())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if dialect.name != "sqlite" or value is None:
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if dialect.name == "sqlite" and isinstance(value, str):
+            return json.loads(value)
+        return value
 
 
 def utcnow() -> datetime:
@@ -104,7 +133,7 @@ class Message(SQLModel, table=True):
     status: str = Field(max_length=16)
     status_at: datetime = Field(sa_type=UTCDateTime)
     ip_address: str | None = Field(default=None, max_length=64)
-    custom_payload: Any | None = Field(default=None, sa_type=sa.JSON)
+    custom_payload: Any | None = Field(default=None, sa_type=PayloadJSON)
     template_id: str | None = Field(default=None, max_length=200)
     sent_by: str | None = Field(default=None, max_length=320)
     comments: str | None = None

@@ -7,20 +7,39 @@ module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from bot.cli import access, data, insight, reports, serve, subscriptions
+from bot.cli import access, data, insight, reports, scheduler, serve, subscriptions
+from bot.cli.common import show_version
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # sub-commands inherit it
 )
+
+
+@app.callback()
+def options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options of campaign-bot itself (before any command)."""
+
+
 app.command()(reports.kpis)
 app.command("import")(data.import_)
 app.command()(data.demo)
 app.command()(serve.serve)
+app.command()(scheduler.scheduler)
 app.command()(reports.export)
 app.command()(insight.timeline)
 app.command()(insight.compare)

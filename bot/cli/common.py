@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 
 import sqlalchemy as sa
 import typer
@@ -13,7 +14,15 @@ from sqlalchemy.engine import Engine
 from bot.settings import Settings, SettingsError, load_settings
 from reports.access import UnknownChannel
 from reports.flows import FlowLookupError
-from store.db import DatabaseUrlError, create_db_engine, is_sqlite, is_up_to_date, upgrade_database
+from store.db import (
+    DatabaseUrlError,
+    create_db_engine,
+    describe_open_error,
+    is_sqlite,
+    is_up_to_date,
+    sqlite_file,
+    upgrade_database,
+)
 from store.events import EventError
 from store.grants import GrantError
 
@@ -63,11 +72,30 @@ def settings() -> Settings:
     return load_settings()
 
 
-def engine_for(settings: Settings, *, upgrade: bool = True) -> Engine:
-    """The store's engine; a SQLite store is brought to the newest schema by itself."""
+def engine_for(settings: Settings, *, upgrade: bool = True, create: bool = True) -> Engine:
+    """The store's engine; a SQLite store is brought to the newest schema by itself.
+
+    Commands that only read pass ``create=False``: a SQLite path with no file there is then
+    an error, not a new empty store. A ``DATABASE_URL`` that cannot be opened (a file that is
+    not SQLite, a server that refuses) is one ``DATABASE_URL: …`` line.
+    """
+    if not create:
+        path = sqlite_file(settings.DATABASE_URL)
+        if path is not None and not path.exists():
+            raise CliError(f"no store at {path} (run `campaign-bot demo` or `import`)")
     engine = create_db_engine(settings.DATABASE_URL)
-    if is_sqlite(engine) and upgrade:
-        upgrade_database(engine)
-    elif not is_up_to_date(engine):
-        raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
+    try:
+        if is_sqlite(engine) and upgrade:
+            upgrade_database(engine)
+        elif not is_up_to_date(engine):
+            raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
+    except sa.exc.DBAPIError as exc:
+        raise CliError(f"DATABASE_URL: {describe_open_error(engine, exc)}") from None
     return engine
+
+
+def show_version(value: bool) -> None:
+    """``--version``: the installed package's version, then exit."""
+    if value:
+        typer.echo(f"campaign-bot {version('campaign-report-bot')}")
+        raise typer.Exit()

@@ -22,7 +22,7 @@ from bot.cli.common import CliError, engine_for, err, errors, out, say, settings
 from bot.cli.console import render_report
 from bot.cli.reports import flow_report, write_exports
 from reports.files import REPORT_FORMATS
-from store.db import create_db_engine, upgrade_database
+from store.db import create_db_engine, describe_open_error, upgrade_database
 from store.demo import DEFAULT_MESSAGES, DEFAULT_SEED, DEMO_WORKFLOW, generate_demo_events
 from store.events import parse_event
 from store.importer import ImportFailed, import_file
@@ -116,5 +116,8 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     with errors():
         engine = create_db_engine(settings().DATABASE_URL)
-        before = upgrade_database(engine)
+        try:
+            before = upgrade_database(engine)
+        except sa.exc.DBAPIError as exc:
+            raise CliError(f"DATABASE_URL: {describe_open_error(engine, exc)}") from None
         out.print(f"Schema up to date (was {before or 'empty'}).", highlight=False)

@@ -46,7 +46,7 @@ def kpis(
     """Print a flow's KPIs and channel statistics."""
     with errors():
         config = settings()
-        report = flow_report(engine_for(config), flow, channel)
+        report = flow_report(engine_for(config, create=False), flow, channel)
         if as_json:
             sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
         else:
@@ -123,5 +123,5 @@ def export(
     with errors():
         chosen = parse_formats(formats)
         config = settings()
-        for path in write_exports(config, engine_for(config), flow, chosen, out_dir):
+        for path in write_exports(config, engine_for(config, create=False), flow, chosen, out_dir):
             typer.echo(f"Wrote {path}")  # one line, never wrapped: scripts read it

@@ -10,6 +10,7 @@ import uvicorn
 
 from bot.app import create_app
 from bot.cli.common import engine_for, err, errors, settings
+from bot.logs import LogFormat, configure_logging, secrets_of
 from bot.slack import run_socket_mode, slack_enabled, socket_mode
 
 
@@ -19,14 +20,21 @@ def serve(
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Web only: leave jobs and deliveries to others.")
     ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="text, or json: one JSON object per line.")
+    ] = LogFormat.text,
 ) -> None:
     """Run the HTTP server (health, Slack at /slack/events; Socket Mode with SLACK_APP_TOKEN)."""
     with errors():
         config = settings()
+        configure_logging(log_format, secrets_of(config))
         if not slack_enabled(config):
             err.print("note: SLACK_BOT_TOKEN is not set, so Slack is off", highlight=False)
         api = create_app(config, engine_for(config), scheduler=not no_scheduler)
-        server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="info"))
+        # log_config=None: uvicorn's loggers go through ours (one format, secrets redacted).
+        server = uvicorn.Server(
+            uvicorn.Config(api, host=host, port=port, log_level="info", log_config=None)
+        )
         if not slack_enabled(config) or not socket_mode(config):
             server.run()
             return

@@ -23,8 +23,8 @@ from store.subscriptions import active_subscriptions
 def subscriptions_list() -> None:
     """List active subscriptions: id, workspace, flow, schedule, recipients, next digest."""
     with errors():
-        engine = engine_for(settings())
-        table = Table("ID", "Workspace", "Flow", "Schedule", "Recipients", "Next digest (UTC)")
+        engine = engine_for(settings(), create=False)
+        table = Table("ID", "Workspace", "Flow", "Schedule", "Recipients", "Next digest")
         with Session(engine) as session:
             for sub in active_subscriptions(session):
                 flow = session.get(Flow, sub.flow_id) if sub.flow_id else None
@@ -36,7 +36,8 @@ def subscriptions_list() -> None:
                     f"{sub.schedule} ({sub.timezone})"
                     + (" if changed" if sub.skip_unchanged else ""),
                     ", ".join(sub.recipients),
-                    f"{upcoming:%Y-%m-%d %H:%M}" if upcoming else "never",
+                    # In the subscription's own zone, as its schedule reads, named.
+                    f"{upcoming:%Y-%m-%d %H:%M} {sub.timezone}" if upcoming else "never",
                 )
         if table.row_count:
             out.print(table)
@@ -51,7 +52,7 @@ def subscriptions_run_now(
     with the previous scheduled digest)."""
     with errors():
         config = settings()
-        engine = engine_for(config)
+        engine = engine_for(config, create=False)
         with Session(engine) as session:
             sub = session.get(Subscription, subscription_id)
             if sub is None or not sub.active:

@@ -12,10 +12,13 @@ import threading
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.http import downloads, events, flows, timeline
+from bot.http.batches import BatchRejected
+from bot.http.bodies import ClientGone
 from bot.http.openapi import describe_bodies
+from bot.http.schemas import rejection
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -25,6 +28,17 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+async def _rejected(request: Request, exc: Exception) -> JSONResponse:
+    """A request refused before anything was written (raised by a dependency): 422."""
+    assert isinstance(exc, BatchRejected)
+    return rejection(exc.detail, exc.errors)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left mid-body (``read_body`` logged it): an answer nobody reads."""
+    return Response(status_code=400)
 
 
 def include_api(app: FastAPI) -> None:
@@ -41,4 +55,6 @@ def include_api(app: FastAPI) -> None:
     app.include_router(timeline.router)
     app.state.ingest_lock = threading.Lock()
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
+    app.add_exception_handler(BatchRejected, _rejected)
+    app.add_exception_handler(ClientGone, _client_gone)
     describe_bodies(app)

@@ -1,15 +1,18 @@
-"""What routes take as parameters: the store's engine, the settings, the API key's bot."""
+"""What routes take as parameters: the store's engine, the settings, the API key's bot, and
+ids from the URL (checked before anything is written)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
+from bot.http.batches import BatchRejected, ItemError
 from bot.settings import Settings
 from store.api_keys import verify_api_key
+from store.events import EventError, check_id
 
 
 def get_engine(request: Request) -> Engine:
@@ -50,3 +53,21 @@ def authenticated_bot(
 
 
 BotId = Annotated[str, Depends(authenticated_bot)]
+
+
+def checked_workflow_id(
+    workflow_id: Annotated[
+        str, Path(description="The flow's id, exactly as stored (1 to 128 characters).")
+    ],
+) -> str:
+    """The URL's workflow id; 422 naming it when it is not an id the store keeps as written."""
+    try:
+        return check_id(workflow_id, "workflow_id", "URL")
+    except EventError as exc:
+        error = ItemError(field="workflow_id", message=exc.message)
+        raise BatchRejected(
+            "invalid workflow_id in the URL; nothing was written", [error]
+        ) from None
+
+
+WorkflowId = Annotated[str, Depends(checked_workflow_id)]

@@ -1,4 +1,8 @@
-"""``GET /reports/<token>``: a rendered report file behind a signed, expiring link."""
+"""``GET /reports/<token>``: a rendered report file behind a signed, expiring link.
+
+``HEAD`` answers the same (status and headers, no body): link checkers and mail scanners ask
+before they fetch.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ router = APIRouter()
 MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".pdf": "application/pdf"}
 
 
-@router.get("/reports/{token}", include_in_schema=False)
+@router.api_route("/reports/{token}", methods=["GET", "HEAD"], include_in_schema=False)
 def download_report(token: str, settings: SettingsDep) -> FileResponse:
     """Serve the file a valid token names; 404 for bad or unknown tokens, 410 once expired."""
     secret = settings.SECRET_KEY.get_secret_value() if settings.SECRET_KEY else ""

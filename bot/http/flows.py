@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot.http.batches import JSON, BatchRejected, ItemError, check_data, loads
 from bot.http.bodies import media_type, read_body
-from bot.http.deps import BotId, EngineDep
+from bot.http.deps import BotId, EngineDep, WorkflowId
 from bot.http.ingest import IngestLockDep, apply_events
 from bot.http.schemas import BUSY, REFUSALS, ErrorMessage, FlowOut, rejection
 from reports.access import InvalidChannel, UnknownChannel, bot_flow, check_channel
@@ -54,9 +54,10 @@ def _upsert_flow(
         error = ItemError(field=parsed.field, message=parsed.message)
         raise BatchRejected("invalid flow; nothing was written", [error])
     result = apply_events(engine, lock, [("body", parsed)])
-    with Session(engine) as session:  # the id as stored: validation strips surrounding spaces
+    with Session(engine) as session:
         flow = bot_flow(session, bot_id, parsed.workflow_id)
-    assert flow is not None  # just written, and flows are never deleted
+    if flow is None:  # just written, and flows are never deleted
+        raise RuntimeError(f"flow {bot_id}/{parsed.workflow_id} vanished after its write")
     return JSONResponse(
         FlowOut.of(flow).model_dump(), status_code=201 if result.flows_created else 200
     )
@@ -82,7 +83,7 @@ _FLOW_BODY = {
     },
 )
 async def put_flow(
-    workflow_id: str, request: Request, bot_id: BotId, engine: EngineDep, lock: IngestLockDep
+    request: Request, bot_id: BotId, workflow_id: WorkflowId, engine: EngineDep, lock: IngestLockDep
 ) -> Any:
     """Set the given fields of one of the key's bot's flows, creating it when new."""
     media_type(request, (JSON,))
@@ -104,9 +105,9 @@ async def put_flow(
     },
 )
 def get_flow_kpis(
-    workflow_id: str,
     engine: EngineDep,
     bot_id: BotId,
+    workflow_id: WorkflowId,
     channel: Annotated[str | None, Query(description="Only this channel, e.g. whatsapp.")] = None,
 ) -> Any:
     """The KPIs and channel statistics of one of the key's bot's flows."""

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from bot.http.batches import ItemError
-from bot.http.deps import BotId, EngineDep, SettingsDep
+from bot.http.deps import BotId, EngineDep, SettingsDep, WorkflowId
 from bot.http.schemas import REFUSALS, ErrorMessage, rejection
 from reports.access import InvalidChannel, UnknownChannel, bot_flow, check_channel
 from reports.buckets import BUCKETS
@@ -37,10 +37,10 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
     },
 )
 def get_flow_timeline(
-    workflow_id: str,
     engine: EngineDep,
     settings: SettingsDep,
     bot_id: BotId,
+    workflow_id: WorkflowId,
     bucket: Annotated[
         str,
         Query(

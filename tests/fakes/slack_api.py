@@ -6,10 +6,17 @@ It implements what the app uses — ``auth.test``, ``apps.connections.open``, ``
 — and ``response_url`` endpoints (``/response/<key>``). Like Slack, it rejects a bad token
 and messages whose blocks break Block Kit's limits, and it can answer the next calls of a
 method with 429 + ``Retry-After``. Point ``SLACK_API_URL`` at ``api_url``.
+
+It can also misbehave as what stands in front of Slack does: answer the next calls of a
+method with a raw body (``answer_raw``: an HTML 502 from an edge proxy) or hold them
+(``hang``). Channels listed in ``channels`` have members: posting or sharing files there
+needs the bot to be one (``not_in_channel``), and ``conversations.join`` makes it one for a
+public channel (a private one answers ``method_not_supported_for_channel_type``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -64,6 +71,10 @@ class FakeSlack:
     _pending_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     _rate_limits: dict[str, list[int]] = field(default_factory=dict)
     _failures: dict[str, list[str]] = field(default_factory=dict)
+    _raw: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    _hangs: dict[str, list[float]] = field(default_factory=dict)
+    # Channel id -> {"is_private": bool, "members": set of user ids}; unlisted ones take posts.
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -85,6 +96,28 @@ class FakeSlack:
         """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": …}``."""
         with self._changed:
             self._failures.setdefault(method, []).extend([error] * times)
+
+    def answer_raw(
+        self,
+        method: str,
+        status: int = 502,
+        body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        content_type: str = "text/html",
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``body`` (not Slack's JSON)."""
+        with self._changed:
+            self._raw.setdefault(method, []).extend([(status, body, content_type)] * times)
+
+    def hang(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` for ``seconds`` before answering."""
+        with self._changed:
+            self._hangs.setdefault(method, []).extend([seconds] * times)
+
+    def add_channel(self, channel_id: str, *, private: bool = False, members: Any = ()) -> None:
+        """A channel whose membership counts (the bot is not in it unless listed)."""
+        with self._changed:
+            self.channels[channel_id] = {"is_private": private, "members": set(members)}
 
     def calls_to(self, method: str, status: int | None = 200) -> list[Call]:
         """Recorded calls of ``method`` (by default only the ones answered 200)."""
@@ -144,6 +177,17 @@ class FakeSlack:
             pending = self._failures.get(method)
             return pending.pop(0) if pending else None
 
+    def _take(self, queues: dict[str, list[Any]], method: str) -> Any:
+        with self._changed:
+            pending = queues.get(method)
+            return pending.pop(0) if pending else None
+
+    def not_a_member(self, channel: str) -> bool:
+        """True when ``channel`` is a listed channel the bot has not joined."""
+        with self._changed:
+            known = self.channels.get(channel)
+            return known is not None and self.bot_user_id not in known["members"]
+
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._ids):06d}"
 
@@ -151,9 +195,16 @@ class FakeSlack:
         raw = await request.body()
         data = _parse_body(request, raw)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        retry_after = self._take_rate_limit(method)
-        if retry_after is not None:
-            response: Response = JSONResponse(
+        hang = self._take(self._hangs, method)
+        if hang is not None:
+            await asyncio.sleep(hang)
+        raw_answer = self._take(self._raw, method)
+        retry_after = None if raw_answer is not None else self._take_rate_limit(method)
+        if raw_answer is not None:
+            status, text, content_type = raw_answer
+            response: Response = Response(text, status_code=status, media_type=content_type)
+        elif retry_after is not None:
+            response = JSONResponse(
                 {"ok": False, "error": "ratelimited"},
                 status_code=429,
                 headers={"Retry-After": str(retry_after)},
@@ -294,6 +345,8 @@ def _post_message(fake: FakeSlack, request: Request, data: dict[str, Any], raw: 
     problem = _message_problem(data)
     if problem is not None:
         return problem
+    if fake.not_a_member(str(data["channel"])):
+        return _error("not_in_channel")
     ts = fake._ts()
     message = {"text": data.get("text", ""), "blocks": data.get("blocks"), "ts": ts}
     return _ok(channel=data["channel"], ts=ts, message=message)
@@ -328,6 +381,20 @@ def _conversations_open(
     return _ok(channel={"id": "D" + users.replace(",", "").upper()[:10], "is_im": True})
 
 
+def _conversations_join(
+    fake: FakeSlack, request: Request, data: dict[str, Any], raw: bytes
+) -> Response:
+    channel = str(data.get("channel", ""))
+    with fake._changed:
+        known = fake.channels.get(channel)
+        if known is None:
+            return _error("channel_not_found")
+        if known["is_private"]:
+            return _error("method_not_supported_for_channel_type")
+        known["members"].add(fake.bot_user_id)
+    return _ok(channel={"id": channel, "is_channel": True, "is_member": True})
+
+
 def _users_info(fake: FakeSlack, request: Request, data: dict[str, Any], raw: bytes) -> Response:
     user = fake.users.get(str(data.get("user", "")))
     return _ok(user=user) if user is not None else _error("user_not_found")
@@ -357,6 +424,8 @@ def _complete_upload(
     files = data.get("files")
     if not isinstance(files, list) or not files:
         return _error("invalid_arguments")
+    if data.get("channel_id") and fake.not_a_member(str(data["channel_id"])):
+        return _error("not_in_channel")
     done = []
     for item in files:
         file_id = item.get("id")
@@ -387,6 +456,7 @@ API_METHODS: dict[str, Handler] = {
     "chat.postEphemeral": _post_ephemeral,
     "chat.update": _update,
     "conversations.open": _conversations_open,
+    "conversations.join": _conversations_join,
     "users.info": _users_info,
     "files.getUploadURLExternal": _get_upload_url,
     "files.completeUploadExternal": _complete_upload,

@@ -36,7 +36,7 @@ def load_flow(engine: Engine) -> None:
 
 
 def make_settings(engine: Engine, tmp_path: Path, **fields: Any) -> Settings:
-    """Settings for a test: the store, a reports directory, SMTP on loopback."""
+    """Settings for a test: the store, a reports directory, SMTP on loopback, email domains."""
     values: dict[str, Any] = {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "REPORTS_DIR": tmp_path / "reports",
@@ -44,6 +44,8 @@ def make_settings(engine: Engine, tmp_path: Path, **fields: Any) -> Settings:
         "MAIL_FROM": "Campaign reports <reports@acme.example>",
         "SECRET_KEY": "test-secret-key",
         "PUBLIC_BASE_URL": "http://127.0.0.1:9",
+        "INTERNAL_EMAIL_DOMAINS": "acme.example",
+        "ALLOWED_EMAIL_DOMAINS": "partner.example",
     } | fields
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

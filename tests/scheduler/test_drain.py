@@ -70,3 +70,25 @@ async def test_passes_stop_after_the_limit_and_cancel_stops_them() -> None:
     drain.cancel()
     await asyncio.sleep(0.05)
     assert not drain.running
+
+
+async def test_a_clean_stop_lets_the_pass_in_flight_end_and_starts_no_other() -> None:
+    drain = OutboxDrain()
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[int] = []
+
+    async def one_pass() -> bool:
+        started.set()
+        await release.wait()
+        finished.append(len(finished))
+        return True  # there would be more to do
+
+    drain.start(one_pass)
+    await started.wait()
+    stopping = asyncio.create_task(drain.finish(grace=10))
+    await asyncio.sleep(0.05)
+    drain.start(one_pass)  # a poll after the stop began: ignored
+    release.set()
+    await stopping
+    assert finished == [0]  # the pass in flight ended; no second pass ran
+    assert not drain.running

@@ -14,8 +14,10 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.engine import Engine
 
 from bot.app import create_app
-from scheduler.links import SALT, LinkInvalid, make_token, read_token
+from reports.files import report_basename
+from scheduler.links import SALT, LinkInvalid, is_safe_filename, make_token, read_token
 from scheduler.retention import delete_expired_reports
+from store.models import Flow
 from tests.live_server import serve_app
 from tests.scheduler.conftest import make_settings
 
@@ -91,3 +93,25 @@ def test_retention_deletes_only_old_report_files(tmp_path: Path) -> None:
     os.utime(other, (stamp, stamp))
     assert delete_expired_reports(tmp_path, 30, now) == 1
     assert not old.exists() and fresh.exists() and other.exists()
+
+
+@pytest.mark.parametrize(
+    ("bot_id", "workflow_id"),
+    [
+        ("b1", "wf..42"),
+        ("b1", "../../etc/passwd"),
+        ("b1", ".hidden"),
+        ("..", ".."),
+        ("b1", "日本語のフロー"),
+        ("-", "_"),
+        ("b1", "wf." + "." * 125),
+        ("b" * 128, "w" * 128),
+        ("b1", 'a b/c\\d:e*f?g"h<i>j|k'),
+    ],
+)
+def test_every_id_the_api_accepts_makes_a_linkable_report_name(bot_id: str, workflow_id: str):
+    made = Flow(bot_id=bot_id, workflow_id=workflow_id, name="x", status="completed")
+    base = report_basename(made, datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    for name in (f"{base}_r12.csv", f"{base}_r12.pdf"):
+        assert is_safe_filename(name), name
+        assert read_token("s", make_token("s", name), 60) == name

@@ -68,6 +68,7 @@ async def test_mail_goes_over_tls_with_login(ca: trustme.CA, security: str) -> N
                 "s3cret",
                 "Reports <reports@acme.example>",
                 client_tls,
+                internal_domains=("acme.example",),
             )
         )
         for n in (1, 2):

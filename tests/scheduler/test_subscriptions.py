@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from commands.grammar import parse_subscribe
 from scheduler.outbox import run_outbox_once
+from scheduler.requests import render_request
 from scheduler.runtime import Runtime
 from scheduler.subscriptions import queue_digest
 from store.models import Flow, WorkspaceGrant, utcnow
@@ -163,6 +164,7 @@ def test_cli_lists_subscriptions_and_sends_one_now(sqlite_engine: Engine, tmp_pa
             "REPORTS_DIR": str(tmp_path / "reports"),
             "SLACK_BOT_TOKEN": "",
             "COLUMNS": "200",
+            "INTERNAL_EMAIL_DOMAINS": "acme.example",
         }
         listed = subprocess.run([CLI, "subscriptions", "list"], capture_output=True, text=True,
                                 env=env, timeout=60)  # fmt: skip
@@ -190,3 +192,45 @@ async def test_no_digest_once_the_workspace_grant_is_withdrawn(
     runtime = make_runtime(sqlite_engine, tmp_path)
     assert queue_digest(runtime, sub) == []
     assert deliveries(sqlite_engine) == []
+
+
+def test_cli_list_shows_the_next_digest_in_the_subscriptions_own_zone(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    with Session(sqlite_engine) as session:
+        session.add(WorkspaceGrant(team_id="T0TEST", bot_id="b1"))
+        session.commit()
+    spec = parse_subscribe("wf_42 daily 09:00 tz:Asia/Kolkata to: me", "U0ALICE", "UTC")
+    with Session(sqlite_engine) as session:
+        made = create_subscription(session, team_id="T0TEST", created_by="U0ALICE",
+                                   flow_id=1, now=utcnow(), **spec.stored_fields())  # fmt: skip
+    env = os.environ | {
+        "DATABASE_URL": sqlite_engine.url.render_as_string(hide_password=False),
+        "COLUMNS": "200",
+    }
+    listed = subprocess.run([CLI, "subscriptions", "list"], capture_output=True, text=True,
+                            env=env, timeout=60)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if f" {made.id} " in line]
+    assert "09:00 Asia/Kolkata" in row  # 09:00 local, named as such (it is 03:30 UTC)
+    assert "(UTC)" not in listed.stdout
+
+
+async def test_run_now_sends_only_that_subscriptions_deliveries(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    load_flow(sqlite_engine)
+    first = subscribe(sqlite_engine, "wf_42 daily 09:00 to: first@acme.example")
+    second = subscribe(sqlite_engine, "wf_42 daily 10:00 to: second@acme.example")
+    with smtp_server() as box:
+        runtime = make_runtime(sqlite_engine, tmp_path, SMTP_PORT=box.port)
+        [other] = queue_digest(runtime, second)
+        assert render_request(runtime, other)  # its delivery is due, but not the one run now
+        queued = queue_digest(runtime, first, force=True)
+        result = await run_outbox_once(runtime, only=queued)
+        box.wait_for(1)
+    by_recipient = {d.recipient: d.state for d in deliveries(sqlite_engine)}
+    assert result.sent == 1
+    assert [to for _, [to] in box.envelopes] == ["first@acme.example"]
+    assert by_recipient == {"first@acme.example": "sent", "second@acme.example": "pending"}

@@ -40,8 +40,8 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def test_0004_fills_the_timeline_of_existing_data_as_ingestion_would(store_engine: Engine) -> None:
-    # One event per message (all a store from before 0004 kept of a message), clicks on and
+def test_0005_fills_the_timeline_of_existing_data_as_ingestion_would(store_engine: Engine) -> None:
+    # One event per message (all a store from before 0005 kept of a message), clicks on and
     # off a channel, a user's goals on two channels, across slots and days.
     ingest(
         store_engine,
@@ -61,7 +61,7 @@ def test_0004_fills_the_timeline_of_existing_data_as_ingestion_would(store_engin
     # (u1's first goal there); flow-wide only: 19:00 (a click without a channel).
     assert len(kept["flow_timeline"]) == 12
     with store_engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0003")
+        command.downgrade(alembic_config(conn), "0004")
     with store_engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
     assert _snapshot(store_engine) == kept

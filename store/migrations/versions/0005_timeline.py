@@ -2,8 +2,8 @@
 """timeline: per-message first times, users' first goal, the flow_timeline rollup; report
 files in other formats (xlsx) and the timeline kept with each rendered report
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 09:00:00.000000
 
 Existing data is carried over as well as it can be: a stored message kept only its final
@@ -20,8 +20,8 @@ from alembic import op
 
 import store.models
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
