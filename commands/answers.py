@@ -238,6 +238,7 @@ def _line(session: Session, subscription: Subscription) -> SubscriptionLine:
         recipients=subscription.recipients,
         next_run=next_run(subscription, utcnow()),
         skip_unchanged=subscription.skip_unchanged,
+        formats=subscription.formats,
     )
 
 

@@ -35,6 +35,7 @@ class SubscriptionLine:
     recipients: Sequence[str]  # "kind:address"
     next_run: datetime | None
     skip_unchanged: bool
+    formats: str = "csv,pdf"
 
 
 def describe_subscription(line: SubscriptionLine) -> str:
@@ -42,6 +43,8 @@ def describe_subscription(line: SubscriptionLine) -> str:
     who = ", ".join(recipient_mrkdwn(*r.partition(":")[::2]) for r in line.recipients)
     when = f"{line.schedule} ({line.timezone})"
     changed = " · only when something changed" if line.skip_unchanged else ""
+    if "xlsx" in line.formats.split(","):
+        changed += " · with Excel" if "csv" not in line.formats else " · with CSV and Excel"
     upcoming = ""
     if line.next_run is not None:
         zone = ZoneInfo(line.timezone)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from commands.blocks.subscriptions import SubscriptionLine, describe_subscription
 from commands.grammar import SubscriptionError, parse_subscribe
 
 USER = "U0ALICE"
@@ -94,3 +95,18 @@ def test_subscribe_takes_format_xlsx() -> None:
     assert parse_subscribe("all daily 09:00", USER, "UTC").formats == "csv,pdf"
     with pytest.raises(SubscriptionError, match="format: unknown format 'xls'"):
         parse_subscribe("all daily 09:00 format:xls", USER, "UTC")
+
+
+@pytest.mark.parametrize(
+    ("formats", "shown"),
+    [("csv,pdf", ""), ("pdf,xlsx", " · with Excel"), ("csv,pdf,xlsx", " · with CSV and Excel")],
+)
+def test_a_listed_subscription_says_when_it_sends_excel(formats: str, shown: str) -> None:
+    line = SubscriptionLine(
+        id=12, flow="Diwali offers", schedule="daily 09:00", timezone="UTC",
+        recipients=["email:ops@acme.example"], next_run=None, skip_unchanged=False,
+        formats=formats,
+    )  # fmt: skip
+    assert describe_subscription(line) == (
+        f"*#12* “Diwali offers” — daily 09:00 (UTC) to ops@acme.example{shown}"
+    )
