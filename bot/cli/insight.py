@@ -35,7 +35,7 @@ def timeline(
         if chosen not in BUCKETS:
             raise CliError(f"--bucket: {bucket!r} is not a bucket; use hour or day")
         config = settings()
-        engine = engine_for(config)
+        engine = engine_for(config, create=False)  # read only: no new empty store
         with Session(engine) as session:
             found = find_flow(session, flow)
             conn = session.connection()
@@ -66,7 +66,7 @@ def compare(
     """Print 2 to 5 flows' KPIs and rates side by side, with the difference to the first."""
     with errors():
         config = settings()
-        engine = engine_for(config)
+        engine = engine_for(config, create=False)  # read only: no new empty store
         with Session(engine) as session:
             found = [find_flow(session, query) for query in flows]
             try:

@@ -84,3 +84,12 @@ def test_compare_table_shows_differences_to_the_first_flow(run) -> None:
     assert result.exit_code == 0, result.output
     line = next(line for line in result.stdout.splitlines() if "Failure rate" in line)
     assert "50.0%" in line and "0.0% (−50.0 pp)" in line
+
+
+def test_timeline_and_compare_never_create_an_empty_store(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    env = {"DATABASE_URL": f"sqlite:///{missing}"}
+    for args in (["timeline", "wf_42"], ["compare", "wf_42", "wf_43"]):
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 1 and "no store at" in result.stderr
+    assert not missing.exists()
