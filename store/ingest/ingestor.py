@@ -381,10 +381,11 @@ class Ingestor:
                 if old_goal_at is not None:
                     timeline.add(bot_id, key[0], slot_of(old_goal_at), source, "goals", -1)
                 timeline.add(bot_id, key[0], slot_of(new_goal_at), source, "goals")
+            goal_cell = None if new_goal_at is None else time(new_goal_at)
             if key in existing:
-                updates.append((new_flags, new_impressions, time(new_goal_at), *key))
+                updates.append((new_flags, new_impressions, goal_cell, *key))
             else:
-                inserts.append((*key, new_flags, new_impressions, time(new_goal_at)))
+                inserts.append((*key, new_flags, new_impressions, goal_cell))
         keys = ("flow_id", "user_id", "source") if channel else ("flow_id", "user_id")
         values = ("flags", "impressions", "first_goal_at")
         self.sql.insert(table, (*keys, *values), inserts)

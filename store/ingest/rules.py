@@ -36,6 +36,11 @@ SERIES_OF_STATUS: dict[str, tuple[str, ...]] = {
     "read": ("sent", "delivered", "read"),
 }
 FIRST_AT = {series: f"first_{series}_at" for series in ("sent", "delivered", "read", "failed")}
+# Per status: (series, the MessageState attribute keeping its first time), looked up once.
+_FIRST_TIMES = {
+    status: tuple((name, FIRST_AT[name]) for name in series)
+    for status, series in SERIES_OF_STATUS.items()
+}
 TimelinePoints = tuple[tuple[str, int], ...]  # (series, slot) a message counts in
 
 
@@ -124,8 +129,7 @@ class MessageState:
     def note_event_time(self, status: str, at: datetime) -> bool:
         """Move each series' earliest time back to ``at`` if an event in ``status`` is earlier."""
         changed = False
-        for series in SERIES_OF_STATUS[status]:
-            name = FIRST_AT[series]
+        for _, name in _FIRST_TIMES[status]:
             current = getattr(self, name)
             if current is None or at < current:
                 setattr(self, name, at)
@@ -135,10 +139,15 @@ class MessageState:
     def timeline_points(self) -> TimelinePoints:
         """Where the message counts in the timeline: (series, slot) per series of its final
         status, each at the earliest event of that series."""
-        return tuple(
-            (series, slot_of(getattr(self, FIRST_AT[series])))
-            for series in SERIES_OF_STATUS[self.status]
-        )
+        points = []
+        last: datetime | None = None
+        slot = 0
+        for series, name in _FIRST_TIMES[self.status]:
+            moment = getattr(self, name)
+            if moment is not last:  # most messages: one event, the same time for each series
+                last, slot = moment, slot_of(moment)
+            points.append((series, slot))
+        return tuple(points)
 
     def outranks(self, event: MessageEvent) -> bool:
         """True when the stored status beats the event's (ties broken by time, then text)."""
