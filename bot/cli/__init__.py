@@ -2,14 +2,14 @@
 
 Every command exits non-zero on failure with a one-line reason on stderr (``common``). One
 module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db),
-``access`` (workspace, api-key), ``serve``, ``subscriptions``.
+``access`` (workspace, api-key), ``serve``, ``subscriptions``, ``connectors`` (connector).
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import access, data, reports, serve, subscriptions
+from bot.cli import access, connectors, data, reports, serve, subscriptions
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
@@ -39,6 +39,14 @@ subscriptions_app = typer.Typer(help="Scheduled report digests.", no_args_is_hel
 subscriptions_app.command("list")(subscriptions.subscriptions_list)
 subscriptions_app.command("run-now")(subscriptions.subscriptions_run_now)
 app.add_typer(subscriptions_app, name="subscriptions")
+
+connector_app = typer.Typer(help="Provider webhooks (WhatsApp, Twilio, SendGrid, Mailgun).",
+                            no_args_is_help=True)  # fmt: skip
+connector_app.command("add")(connectors.connector_add)
+connector_app.command("list")(connectors.connector_list)
+connector_app.command("remove")(connectors.connector_remove)
+connector_app.command("set-secret")(connectors.connector_set_secret)
+app.add_typer(connector_app, name="connector")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The HTTP surface: one router per resource, mounted on the app by ``include_api``.
 
 ``events`` and ``flows`` are the ingestion API (``/api/v1``, described by ``openapi``),
-``downloads`` serves signed report links, ``slack`` hands Slack's requests to Bolt; ``deps``
+``webhooks`` takes providers' delivery receipts (connectors), ``downloads`` serves signed
+report links, ``slack`` hands Slack's requests to Bolt; ``deps``
 declares what routes take (the engine, the settings, the API key's bot).
 """
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.http import downloads, events, flows
+from bot.http import downloads, events, flows, webhooks
 from bot.http.openapi import describe_bodies
 
 
@@ -37,6 +38,7 @@ def include_api(app: FastAPI) -> None:
     app.include_router(downloads.router)
     app.include_router(events.router)
     app.include_router(flows.router)
+    app.include_router(webhooks.router)
     app.state.ingest_lock = threading.Lock()
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     describe_bodies(app)

@@ -23,6 +23,7 @@ from store.ingest.rules import (
     merge_message,
     new_message_state,
 )
+from store.ingest.waiting import take_waiting
 from store.models import (
     ALL_CHANNELS,
     STAT_COUNTERS,
@@ -102,7 +103,12 @@ class Ingestor:
         result.accepted = len(fresh)
         result.by_type.update(event.type for _, event in fresh)
         self.result.merge(result)
+        self._apply_waiting(messages)
         return result
+
+    def lock(self) -> None:
+        """Take the ingestion lock now, before reading what a batch will be built from."""
+        self._lock()
 
     def _lock(self) -> None:
         if self._locked:
@@ -374,3 +380,15 @@ class Ingestor:
             self.conn.execute(
                 _flow.update().where(_flow.c.id.in_(sorted(flow_ids))).values(updated_at=self.now)
             )
+
+    def _apply_waiting(self, messages: Sequence[tuple[str, AnyEvent]]) -> None:
+        """Apply the provider statuses that waited for this batch's messages (``waiting``)."""
+        keys = {(e.bot_id, e.message_id) for _, e in messages if isinstance(e, MessageEvent)}
+        released = take_waiting(self.sql, keys)
+        if released:  # counted apart: ``accepted`` stays the events of the batch
+            outer, self.result = self.result, IngestResult()
+            try:
+                self.apply(released)
+            finally:
+                outer.released += self.result.accepted
+                self.result = outer
