@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
+from store.ingest.reporting import load_delivery_channels
 from store.models import ALL_CHANNELS, STAT_COUNTERS, FailureReasonStat, Flow, FlowStat
 
 TOP_FAILURE_REASONS = 5
-DELIVERY_REPORTING_CHANNELS = frozenset({"whatsapp"})  # the seed: Delivered/Read only for WhatsApp
 
 
 class FlowInfo(BaseModel):
@@ -162,9 +162,13 @@ def _load_failure_reasons(conn: Connection, flow_id: int) -> dict[str, list[Fail
 
 
 def _channel_stats(
-    source: str, stat: dict[str, int], total: int, reasons: list[FailureReason]
+    source: str,
+    stat: dict[str, int],
+    total: int,
+    reasons: list[FailureReason],
+    reporting: frozenset[str],
 ) -> ChannelStats:
-    reports_delivery = source in DELIVERY_REPORTING_CHANNELS
+    reports_delivery = source in reporting
     return ChannelStats(
         channel=source,
         notifications=stat["notifications"],
@@ -189,8 +193,11 @@ def compute_kpis(
     channels_connected = sorted(flow.channels) if flow.channels else sources
     total = sum(stats[s]["notifications"] for s in sources)
     reasons = _load_failure_reasons(conn, flow.id)
+    # The set the rollups were counted with (``store.ingest.reporting``), so delivered/read
+    # shown or not always agree with the impressions beside them.
+    reporting = load_delivery_channels(conn)
     channel_rows = [
-        _channel_stats(s, stats[s], total, reasons.get(s, []))
+        _channel_stats(s, stats[s], total, reasons.get(s, []), reporting)
         for s in sources
         if channel is None or s == channel
     ]

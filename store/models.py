@@ -384,3 +384,14 @@ class WebhookToken(SQLModel, table=True):
     token: str = Field(primary_key=True, max_length=200)
     connector_id: str = Field(max_length=64)
     seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StoreSetting(SQLModel, table=True):
+    """A fact about the whole store, such as the delivery-reporting channels its rollups were
+    built with (``store.ingest.reporting``). Not a tenant table."""
+
+    __tablename__ = "store_setting"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import access, connectors, data, reports, serve, subscriptions
+from bot.cli import access, connectors, data, reports, rollups, serve, subscriptions
 
 app = typer.Typer(
     help="Flow campaign reports: KPIs, channel statistics, CSV and PDF, in Slack and by email.",
@@ -25,6 +25,7 @@ app.command()(reports.export)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 db_app.command("upgrade")(data.db_upgrade)
+db_app.command("rebuild-rollups")(rollups.db_rebuild_rollups)
 app.add_typer(db_app, name="db")
 
 workspace_app = typer.Typer(help="Which Slack workspaces see which bots.", no_args_is_help=True)

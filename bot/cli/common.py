@@ -16,6 +16,8 @@ from reports.flows import FlowLookupError
 from store.db import DatabaseUrlError, create_db_engine, is_sqlite, is_up_to_date, upgrade_database
 from store.events import EventError
 from store.grants import GrantError
+from store.models import utcnow
+from store.rollups import RollupsOutOfDate, check_delivery_channels
 
 out = Console()
 err = Console(stderr=True)
@@ -38,6 +40,7 @@ EXPECTED = (
     DatabaseUrlError,
     GrantError,
     UnknownChannel,
+    RollupsOutOfDate,
 )
 
 
@@ -70,4 +73,5 @@ def engine_for(settings: Settings, *, upgrade: bool = True) -> Engine:
         upgrade_database(engine)
     elif not is_up_to_date(engine):
         raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
+    check_delivery_channels(engine, frozenset(settings.DELIVERY_REPORTING_CHANNELS), now=utcnow())
     return engine

@@ -98,10 +98,14 @@ def connector_add(
         say(f"Connector {created.id} ({kind}) for bot {created.bot_id!r}; its secret is stored "
             "encrypted and will not be shown again.")  # fmt: skip
         say(SETUP[kind].format(url=url))
-        if kind != "whatsapp":
-            channels = " and ".join(KINDS[kind].sources)
-            say(f"To see delivered and read for {channels}, add them to "
-                "DELIVERY_REPORTING_CHANNELS.")  # fmt: skip
+        missing = [s for s in KINDS[kind].sources if s not in config.DELIVERY_REPORTING_CHANNELS]
+        if missing:
+            say(
+                f"To see delivered and read for {' and '.join(missing)}, add "
+                f"{'them' if len(missing) > 1 else 'it'} to DELIVERY_REPORTING_CHANNELS (now "
+                f"{','.join(config.DELIVERY_REPORTING_CHANNELS) or 'empty'}), then run "
+                "`campaign-bot db rebuild-rollups`."
+            )
 
 
 def connector_list() -> None:
@@ -143,6 +147,7 @@ def connector_remove(connector_id: ConnectorId) -> None:
             + (dropped if removed.waiting_dropped else ""),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from store.events import AnyEvent, FlowEvent, MessageEvent, UserActionEvent
 from store.ingest.bulk import BulkSql, dialect_insert
 from store.ingest.deltas import StatDeltas, UserDeltas
+from store.ingest.reporting import DEFAULT_DELIVERY_CHANNELS, load_delivery_channels
 from store.ingest.result import IngestResult
 from store.ingest.rules import (
     FLAG_OF_TYPE,
@@ -73,6 +74,7 @@ class Ingestor:
         self.now = now or utcnow()
         self.result = IngestResult()
         self._locked = False
+        self.reporting = DEFAULT_DELIVERY_CHANNELS  # the recorded set, read by ``_lock``
         self._bots: set[str] = set()
         self._flow_ids: dict[tuple[str, str], int] = {}
 
@@ -92,7 +94,7 @@ class Ingestor:
         for item in fresh:
             kinds[type(item[1])].append(item)
         self._apply_flow_events(flow_events)
-        stats = StatDeltas()
+        stats = StatDeltas(self.reporting)
         users = UserDeltas()
         self._apply_messages(messages, stats, users)
         self._apply_actions(actions, stats, users)
@@ -118,6 +120,8 @@ class Ingestor:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INGEST_LOCK_KEY}
             )
         self._locked = True
+        # Under the lock: a rebuild for another set either finished before or waits for us.
+        self.reporting = load_delivery_channels(self.conn)
 
     def _ensure_bots(self, bot_ids: set[str]) -> None:
         missing = sorted(bot_ids - self._bots)
@@ -284,8 +288,8 @@ class Ingestor:
             stats.reason(flow_id, source, failure_reason(old[1], old[2]), -1)
         if new[0] == "failed":
             stats.reason(flow_id, source, failure_reason(new[1], new[2]), +1)
-        was = old_status is not None and is_impression(source, old_status)
-        impressions = int(is_impression(source, new[0])) - int(was)
+        was = old_status is not None and is_impression(source, old_status, stats.reporting)
+        impressions = int(is_impression(source, new[0], stats.reporting)) - int(was)
         users.touch(flow_id, state.user_id, source, flags=MESSAGED, impressions=impressions)
 
     def _apply_actions(

@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.bot.test_cli import CLI
+from tests.fakes.provider_webhooks import sendgrid_keys
 
 KEY = "cli-test-secret-key-with-enough-entropy-0123456789"
+PUBLIC = sendgrid_keys()[1]
 URL = re.compile(r"^https://reports\.acme\.example/webhooks/(\w+)/(cn_[A-Za-z0-9_-]{22})$")
 
 
@@ -64,10 +66,12 @@ def test_add_prints_the_url_and_how_to_name_the_flow(tmp_path: Path) -> None:
     url = result.stdout.strip()
     assert URL.match(url)
     assert f"{url}?workflow_id=wf_42" in result.stderr
-    assert "add them to DELIVERY_REPORTING_CHANNELS" in result.stderr
-    assert "sms and whatsapp" in result.stderr
+    assert (
+        "To see delivered and read for sms, add it to DELIVERY_REPORTING_CHANNELS (now "
+        "whatsapp), then run `campaign-bot db rebuild-rollups`."
+    ) in result.stderr
     whatsapp = add(tmp_path, "whatsapp", "app-secret-value\nverify-token-value\n")
-    listed = run_process(tmp_path, "connector", "list")
+    listed = run(tmp_path, "connector", "list")
     assert listed.returncode == 0, listed.stderr
     rows = [line for line in listed.stdout.splitlines() if "cn_" in line]
     assert len(rows) == 2
@@ -123,3 +127,11 @@ def test_remove_deletes_the_connector(tmp_path: Path) -> None:
     again = run(tmp_path, "connector", "remove", connector)
     assert (again.returncode, again.stderr.strip()) == (
         1, f"error: ID: no connector '{connector}'")  # fmt: skip
+
+
+def test_add_says_nothing_about_channels_that_already_report_delivery(tmp_path: Path) -> None:
+    env = environment(tmp_path, KEY) | {"DELIVERY_REPORTING_CHANNELS": "email,sms,whatsapp"}
+    result = CliRunner().invoke(app, ["connector", "add", "sendgrid", "b1"], input=PUBLIC + "\n",
+                                env=env)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "DELIVERY_REPORTING_CHANNELS" not in result.stderr

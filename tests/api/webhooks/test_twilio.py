@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy.engine import Engine
 
-from tests.api.webhooks.conftest import AUTH_TOKEN, Hooks, connector_row, store_counts
+from bot.app import create_app
+from tests.api.webhooks.conftest import (
+    AUTH_TOKEN,
+    Hooks,
+    app_settings,
+    connector_row,
+    store_counts,
+)
 from tests.fakes.provider_webhooks import twilio_callback, twilio_signed
+from tests.live_server import serve_app
 from tests.support import flow, ingest, kpis
 
 SMS = "SM1f0e8ae6ade43cb3c0ce4525424e404f"
@@ -60,3 +69,21 @@ def test_without_a_hint_a_callback_waits_for_its_message(
     answer = post(hooks, twilio_callback(SMS, "delivered"), query="")
     assert answer.json() == {"accepted": 0, "duplicates": 0, "ignored": 0, "waiting": 1}
     assert store_counts(store_engine) == (0, 1)
+
+
+def test_with_sms_reporting_delivery_the_report_shows_delivered_and_read(
+    hooks: Hooks, store_engine: Engine
+) -> None:
+    settings = app_settings(store_engine, DELIVERY_REPORTING_CHANNELS="sms,whatsapp")
+    with serve_app(create_app(settings, store_engine)) as base:  # an empty store takes the set
+        ingest(store_engine, flow(channels=["sms"]))
+        for sid, status in ((SMS, "sent"), (SMS, "delivered"), (WA, "sent")):
+            url = hooks.url("twilio", HINT)
+            body, headers = twilio_signed(AUTH_TOKEN, url, twilio_callback(sid, status))
+            answer = httpx.post(f"{base}{hooks.path('twilio')}?{HINT}", content=body,
+                                headers=headers)  # fmt: skip
+            assert answer.json()["accepted"] == 1
+    report = kpis(store_engine)
+    (sms,) = report["channels"]
+    assert (sms["sent"], sms["delivered"], sms["read"]) == (2, 1, 0)
+    assert (report["analysis"]["impressions"], report["analysis"]["delivery_rate"]) == (1, 50.0)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from store.api_keys import create_api_key
 from store.ingest.waiting import drop_expired_waiting
 from store.models import utcnow
+from tests.api.conftest import sqlite_only
 from tests.api.webhooks.conftest import APP_SECRET, MAILGUN_KEY, Hooks, connector_row, store_counts
 from tests.bot.test_cli import run
 from tests.fakes.provider_webhooks import (
@@ -57,6 +58,7 @@ def test_statuses_wait_for_a_message_sent_through_the_api(
     assert kpis(store_engine)["overview"]["number_of_events"] == 3
 
 
+@sqlite_only  # a subprocess costs seconds; the API test above runs on PostgreSQL too
 def test_statuses_wait_for_a_message_brought_by_campaign_bot_import(
     hooks: Hooks, store_engine: Engine, store_url: str, tmp_path: Path
 ) -> None:
