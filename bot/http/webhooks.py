@@ -112,6 +112,9 @@ def take_delivery(
         with ingest_slot(engine, lock):
             return apply_webhook(engine, connector, parsed, token=token, now=now)
     except SecretKeyChanged as exc:
+        if box is None:
+            logger.error("SECRET_KEY is not set: no connector can check its webhooks")
+            raise _refuse(engine, lock, connector, 401, "connectors are not set up") from None
         logger.error(
             "connector %s (%s, bot %r) needs its secret again (%s): run "
             "`campaign-bot connector set-secret %s`",

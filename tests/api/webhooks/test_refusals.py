@@ -154,3 +154,13 @@ def test_after_a_secret_key_change_the_webhook_names_the_connector_to_fix(
     )
     assert APP_SECRET not in caplog.text
     assert store_counts(store_engine) == (0, 0)
+
+
+@sqlite_only
+def test_without_a_secret_key_webhooks_are_refused(hooks: Hooks, store_engine: Engine) -> None:
+    unset = app_settings(store_engine, SECRET_KEY=None)
+    with serve_app(create_app(unset, store_engine)) as base:
+        body, headers = genuine(hooks, "mailgun")
+        answer = httpx.post(base + hooks.path("mailgun"), content=body, headers=headers)
+    assert (answer.status_code, answer.json()) == (401, {"detail": "connectors are not set up"})
+    assert store_counts(store_engine) == (0, 0)
