@@ -53,6 +53,7 @@ def _stamp(moment: datetime) -> str:
 def build_store(path: Path) -> None:
     """A migrated SQLite store holding the bench flows, their messages and rollups."""
     from store.db import create_db_engine, upgrade_database
+    from store.ingest.reporting import DEFAULT_DELIVERY_CHANNELS
     from store.ingest.rules import failure_reason, message_counters
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ def build_store(path: Path) -> None:
                 f"tpl-{source}", "ops@acme.example", comment, code,
                 _stamp(created), _stamp(t0), _stamp(updated),
             ))  # fmt: skip
-            delta = message_counters(source, status)
+            delta = message_counters(source, status, DEFAULT_DELIVERY_CHANNELS)
             stats[""].update(delta)
             stats.setdefault(source, Counter()).update(delta)
             if status == "failed":

@@ -21,6 +21,8 @@ from bot.slack import build_web_client, create_slack_app, slack_enabled, socket_
 from bot.wiring import build_command_deps, build_runtime
 from scheduler.service import SchedulerService
 from store.db import create_db_engine
+from store.models import utcnow
+from store.rollups import check_delivery_channels
 
 
 def create_app(
@@ -33,6 +35,7 @@ def create_app(
     """
     app = FastAPI(title="campaign-report-bot", version="0.1.0", lifespan=_lifespan)
     engine = engine or create_db_engine(settings.DATABASE_URL)
+    check_delivery_channels(engine, frozenset(settings.DELIVERY_REPORTING_CHANNELS), now=utcnow())
     app.state.settings = settings
     app.state.engine = engine
     app.state.scheduler = None

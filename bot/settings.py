@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.db import DEFAULT_DATABASE_URL
+from store.vocabulary import normalize_source
 
 
 class SettingsError(Exception):
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     REPORT_RETENTION_DAYS: int = Field(default=30, gt=0)
     MAX_ATTACHMENT_MB: float = Field(default=10, gt=0, le=1024, allow_inf_nan=False)
     SECRET_KEY: SecretStr | None = None
+    DELIVERY_REPORTING_CHANNELS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["whatsapp"]
+    )
 
     _split = field_validator("INTERNAL_EMAIL_DOMAINS", "ALLOWED_EMAIL_DOMAINS", mode="before")(
         _split_list
@@ -98,6 +102,14 @@ class Settings(BaseSettings):
         if info.field_name in SLACK_SECRETS and value != value.strip():
             raise ValueError("has leading or trailing whitespace")
         return value
+
+    @field_validator("DELIVERY_REPORTING_CHANNELS", mode="before")
+    @classmethod
+    def _delivery_channels(cls, value: object) -> object:
+        channels = _split_list(value)
+        if isinstance(channels, list):
+            return sorted({normalize_source(str(channel)) for channel in channels})
+        return channels
 
     @field_validator("REPORT_TIMEZONE")
     @classmethod

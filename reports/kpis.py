@@ -26,16 +26,10 @@ from reports.buckets import (
     regular_buckets,
     sum_into_buckets,
 )
-from store.models import (
-    ALL_CHANNELS,
-    STAT_COUNTERS,
-    FailureReasonStat,
-    Flow,
-    FlowStat,
-)
+from store.ingest.reporting import load_delivery_channels
+from store.models import ALL_CHANNELS, STAT_COUNTERS, FailureReasonStat, Flow, FlowStat
 
 TOP_FAILURE_REASONS = 5
-DELIVERY_REPORTING_CHANNELS = frozenset({"whatsapp"})  # the seed: Delivered/Read only for WhatsApp
 
 
 class FlowInfo(BaseModel):
@@ -232,9 +226,13 @@ def _load_failure_reasons(conn: Connection, flow_id: int) -> dict[str, list[Fail
 
 
 def _channel_stats(
-    source: str, stat: dict[str, int], total: int, reasons: list[FailureReason]
+    source: str,
+    stat: dict[str, int],
+    total: int,
+    reasons: list[FailureReason],
+    reporting: frozenset[str],
 ) -> ChannelStats:
-    reports_delivery = source in DELIVERY_REPORTING_CHANNELS
+    reports_delivery = source in reporting
     return ChannelStats(
         channel=source,
         notifications=stat["notifications"],
@@ -259,8 +257,11 @@ def compute_kpis(
     channels_connected = sorted(flow.channels) if flow.channels else sources
     total = sum(stats[s]["notifications"] for s in sources)
     reasons = _load_failure_reasons(conn, flow.id)
+    # The set the rollups were counted with (``store.ingest.reporting``), so delivered/read
+    # shown or not always agree with the impressions beside them.
+    reporting = load_delivery_channels(conn)
     channel_rows = [
-        _channel_stats(s, stats[s], total, reasons.get(s, []))
+        _channel_stats(s, stats[s], total, reasons.get(s, []), reporting)
         for s in sources
         if channel is None or s == channel
     ]
@@ -424,7 +425,7 @@ def _load_timeline_rows(
     if channel is not None:
         return [tuple(row) for row in rows if any(row[1:])]  # type: ignore[misc]
     reported: dict[int, list[int]] = {row[0]: [0, 0] for row in rows}
-    channels = sorted(DELIVERY_REPORTING_CHANNELS)
+    channels = sorted(load_delivery_channels(conn))  # the set the rollups were counted with
     if channels:
         marks = ", ".join([mark] * len(channels))
         delivered_read = "sum(delivered), sum(read)" if group else "delivered, read"
@@ -473,10 +474,13 @@ def build_timeline(
     zone: tzinfo,
     bucket: Bucket,
     channel: str | None,
+    reporting: frozenset[str],
     now: datetime,
 ) -> Timeline:
-    """The timeline of ``totals`` (local bucket starts and their counts)."""
-    reports_delivery = channel is None or channel in DELIVERY_REPORTING_CHANNELS
+    """The timeline of ``totals`` (local bucket starts and their counts); ``reporting`` is the
+    set of delivery-reporting channels (a filtered timeline of another channel has no
+    delivered or read)."""
+    reports_delivery = channel is None or channel in reporting
     series = [
         TimelinePoint(
             start,
@@ -513,7 +517,10 @@ def compute_timeline(
     so its time follows the span, not the flow's size."""
     assert flow.id is not None
     totals = _timeline_totals(conn, flow, channel, zone, bucket)
-    return build_timeline(flow, totals, zone=zone, bucket=bucket, channel=channel, now=now)
+    reporting = load_delivery_channels(conn)
+    return build_timeline(
+        flow, totals, zone=zone, bucket=bucket, channel=channel, reporting=reporting, now=now
+    )
 
 
 def report_timeline(

@@ -13,6 +13,7 @@ from scheduler.outbox import outbox_pass
 from scheduler.retention import delete_expired_reports
 from scheduler.runtime import current_runtime
 from scheduler.subscriptions import queue_digest, schedule_all
+from store.ingest.waiting import drop_expired_waiting
 
 logger = logging.getLogger("campaign_report.jobs")
 
@@ -44,6 +45,7 @@ async def delete_old_reports() -> None:
         delete_expired_reports, config.reports_dir, config.retention_days, runtime.clock()
     )
     logger.info("retention: %s report file(s) deleted", removed)
+    await asyncio.to_thread(drop_expired_waiting, runtime.engine, runtime.clock())
 
 
 async def sync_subscriptions() -> None:

@@ -406,3 +406,86 @@ APSCHEDULER_JOBS = sa.Table(
     sa.Column("next_run_time", sa.Float(25), index=True),
     sa.Column("job_state", sa.LargeBinary, nullable=False),
 )
+
+
+# -- Connectors (issue #11): provider webhooks straight into the store -------------------------
+# Tenant tables carry bot_id in their primary key (the distribution column of a sharded store).
+
+
+class WebhookConnector(SQLModel, table=True):
+    """A provider's webhook into one bot: ``PUBLIC_BASE_URL/webhooks/<kind>/<id>``.
+
+    ``secret`` is the provider's secret encrypted under SECRET_KEY (``store.connectors.secrets``);
+    ``key_id`` names the SECRET_KEY it was encrypted under, so a rotated key shows which
+    connectors need their secret again. ``events_taken`` counts provider events in verified
+    webhooks, ``events_refused`` the webhook deliveries refused (bad signature, replay…).
+    """
+
+    __tablename__ = "connector"
+    __table_args__ = (sa.Index("ix_connector_id", "id"),)  # a webhook names the id alone
+
+    bot_id: str = Field(primary_key=True, foreign_key="bot.bot_id", max_length=128)
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)
+    secret: str
+    key_id: str = Field(max_length=16)
+    events_taken: int = Field(default=0, sa_type=sa.BigInteger)
+    events_refused: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WaitingStatus(SQLModel, table=True):
+    """A provider status (or click) for a message not stored yet, with no flow hint to make it.
+
+    It is applied when the message arrives by any ingestion path (``store.ingest.waiting``)
+    and dropped 7 days after ``arrived_at`` by the retention job.
+    """
+
+    __tablename__ = "waiting_status"
+    __table_args__ = (
+        sa.Index("ix_waiting_status_message", "bot_id", "message_id"),
+        sa.Index("ix_waiting_status_arrived_at", "arrived_at"),
+        WITHOUT_ROWID,
+    )
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    event_id: str = Field(primary_key=True, max_length=200)
+    connector_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=200)
+    type: str = Field(max_length=16)  # message | click
+    status: str | None = Field(default=None, max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime)
+    source: str = Field(max_length=32)
+    error_code: str | None = Field(default=None, max_length=64)
+    comments: str | None = None
+    url: str | None = None
+    workflow_id: str | None = Field(default=None, max_length=128)
+    user_id: str | None = Field(default=None, max_length=320)
+    arrived_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WebhookToken(SQLModel, table=True):
+    """A Mailgun signature token already taken: the same token again is a replay (401).
+
+    Kept only while a signature carrying it could still be fresh (see
+    ``store.ingest.waiting.TOKEN_KEEP``).
+    """
+
+    __tablename__ = "webhook_token"
+    __table_args__ = (sa.Index("ix_webhook_token_seen_at", "bot_id", "seen_at"), WITHOUT_ROWID)
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    token: str = Field(primary_key=True, max_length=200)
+    connector_id: str = Field(max_length=64)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StoreSetting(SQLModel, table=True):
+    """A fact about the whole store, such as the delivery-reporting channels its rollups were
+    built with (``store.ingest.reporting``). Not a tenant table."""
+
+    __tablename__ = "store_setting"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

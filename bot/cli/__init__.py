@@ -2,7 +2,8 @@
 
 Every command exits non-zero on failure with a one-line reason on stderr (``common``). One
 module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db),
-``access`` (workspace, api-key), ``serve``, ``subscriptions``, ``insight`` (timeline, compare).
+``access`` (workspace, api-key), ``serve``, ``scheduler``, ``subscriptions``, ``insight``
+(timeline, compare), ``connectors`` (connector), ``rollups`` (db rebuild-rollups).
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import access, data, insight, reports, scheduler, serve, subscriptions
+from bot.cli import (
+    access,
+    connectors,
+    data,
+    insight,
+    reports,
+    rollups,
+    scheduler,
+    serve,
+    subscriptions,
+)
 from bot.cli.common import show_version
 
 app = typer.Typer(
@@ -46,6 +57,7 @@ app.command()(insight.compare)
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 db_app.command("upgrade")(data.db_upgrade)
+db_app.command("rebuild-rollups")(rollups.db_rebuild_rollups)
 app.add_typer(db_app, name="db")
 
 workspace_app = typer.Typer(help="Which Slack workspaces see which bots.", no_args_is_help=True)
@@ -60,6 +72,14 @@ subscriptions_app = typer.Typer(help="Scheduled report digests.", no_args_is_hel
 subscriptions_app.command("list")(subscriptions.subscriptions_list)
 subscriptions_app.command("run-now")(subscriptions.subscriptions_run_now)
 app.add_typer(subscriptions_app, name="subscriptions")
+
+connector_app = typer.Typer(help="Provider webhooks (WhatsApp, Twilio, SendGrid, Mailgun).",
+                            no_args_is_help=True)  # fmt: skip
+connector_app.command("add")(connectors.connector_add)
+connector_app.command("list")(connectors.connector_list)
+connector_app.command("remove")(connectors.connector_remove)
+connector_app.command("set-secret")(connectors.connector_set_secret)
+app.add_typer(connector_app, name="connector")
 
 
 def main() -> None:

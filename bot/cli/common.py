@@ -25,6 +25,8 @@ from store.db import (
 )
 from store.events import EventError
 from store.grants import GrantError
+from store.models import utcnow
+from store.rollups import RollupsOutOfDate, check_delivery_channels
 
 out = Console()
 err = Console(stderr=True)
@@ -47,6 +49,7 @@ EXPECTED = (
     DatabaseUrlError,
     GrantError,
     UnknownChannel,
+    RollupsOutOfDate,
 )
 
 
@@ -91,6 +94,7 @@ def engine_for(settings: Settings, *, upgrade: bool = True, create: bool = True)
             raise CliError("the database schema is not up to date; run `campaign-bot db upgrade`")
     except sa.exc.DBAPIError as exc:
         raise CliError(f"DATABASE_URL: {describe_open_error(engine, exc)}") from None
+    check_delivery_channels(engine, frozenset(settings.DELIVERY_REPORTING_CHANNELS), now=utcnow())
     return engine
 
 

@@ -1,8 +1,9 @@
 """The HTTP surface: one router per resource, mounted on the app by ``include_api``.
 
 ``events`` and ``flows`` are the ingestion API (``/api/v1``, described by ``openapi``),
-``timeline`` a flow's timeline JSON,
-``downloads`` serves signed report links, ``slack`` hands Slack's requests to Bolt; ``deps``
+``timeline`` a flow's timeline JSON, ``webhooks`` takes providers' delivery receipts
+(connectors), ``downloads`` serves signed report links, ``slack`` hands Slack's requests to
+Bolt; ``deps``
 declares what routes take (the engine, the settings, the API key's bot).
 """
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.http import downloads, events, flows, timeline
+from bot.http import downloads, events, flows, timeline, webhooks
 from bot.http.batches import BatchRejected
 from bot.http.bodies import ClientGone
 from bot.http.openapi import describe_bodies
@@ -53,6 +54,7 @@ def include_api(app: FastAPI) -> None:
     app.include_router(events.router)
     app.include_router(flows.router)
     app.include_router(timeline.router)
+    app.include_router(webhooks.router)
     app.state.ingest_lock = threading.Lock()
     app.add_exception_handler(sa.exc.OperationalError, _store_unavailable)
     app.add_exception_handler(BatchRejected, _rejected)

@@ -27,7 +27,7 @@ IngestLockDep = Annotated[threading.Lock, Depends(get_ingest_lock)]
 
 
 @contextmanager
-def _ingest_slot(engine: Engine, lock: threading.Lock) -> Iterator[None]:
+def ingest_slot(engine: Engine, lock: threading.Lock) -> Iterator[None]:
     """On SQLite, writers take turns in-process: SQLite's busy handler polls with sleeps."""
     if not is_sqlite(engine):
         yield  # PostgreSQL: the store's advisory lock serializes writers, across processes too
@@ -44,7 +44,7 @@ def apply_events(
 ) -> IngestResult:
     """Apply validated events in one transaction; a rule broken while applying is a 422."""
     try:
-        with _ingest_slot(engine, lock):
+        with ingest_slot(engine, lock):
             return ingest_events(engine, items)
     except EventError as exc:
         index = line = None

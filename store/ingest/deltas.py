@@ -18,7 +18,8 @@ class StatDeltas:
     one dictionary increment and the counters are computed per distinct transition.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reporting: frozenset[str]) -> None:
+        self.reporting = reporting  # the delivery-reporting channels (``reporting``)
         self._events: Counter[tuple[int, str | None, bool]] = Counter()
         self._messages: Counter[tuple[int, str, str | None, str]] = Counter()
         self._users: Counter[tuple[int, str, tuple[int, bool], tuple[int, bool], bool]] = Counter()
@@ -55,8 +56,8 @@ class StatDeltas:
                 totals[(flow_id, row)]["events"] += n
                 totals[(flow_id, row)]["engagement"] += n * engaged
         for (flow_id, source, old, new), n in self._messages.items():
-            delta = Counter(message_counters(source, new))
-            delta.subtract(message_counters(source, old))
+            delta = Counter(message_counters(source, new, self.reporting))
+            delta.subtract(message_counters(source, old, self.reporting))
             for row in (ALL_CHANNELS, source):
                 for name, value in delta.items():
                     totals[(flow_id, row)][name] += n * value

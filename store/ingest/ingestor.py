@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from store.events import AnyEvent, FlowEvent, MessageEvent, UserActionEvent
 from store.ingest.bulk import BulkSql, dialect_insert
 from store.ingest.deltas import StatDeltas, TimelineDeltas, UserDeltas
+from store.ingest.reporting import DEFAULT_DELIVERY_CHANNELS, load_delivery_channels
 from store.ingest.result import IngestResult
 from store.ingest.rules import (
     FLAG_OF_TYPE,
@@ -24,6 +25,7 @@ from store.ingest.rules import (
     new_message_state,
     slot_of,
 )
+from store.ingest.waiting import take_waiting
 from store.models import (
     ALL_CHANNELS,
     STAT_COUNTERS,
@@ -83,6 +85,7 @@ class Ingestor:
         self.now = now or utcnow()
         self.result = IngestResult()
         self._locked = False
+        self.reporting = DEFAULT_DELIVERY_CHANNELS  # the recorded set, read by ``_lock``
         self._bots: set[str] = set()
         self._flow_ids: dict[tuple[str, str], int] = {}
         self._bot_of_flow: dict[int, str] = {}
@@ -103,7 +106,7 @@ class Ingestor:
         for item in fresh:
             kinds[type(item[1])].append(item)
         self._apply_flow_events(flow_events)
-        stats = StatDeltas()
+        stats = StatDeltas(self.reporting)
         users = UserDeltas()
         timeline = TimelineDeltas()
         self._apply_messages(messages, stats, users, timeline)
@@ -118,7 +121,12 @@ class Ingestor:
         result.accepted = len(fresh)
         result.by_type.update(event.type for _, event in fresh)
         self.result.merge(result)
+        self._apply_waiting(messages)
         return result
+
+    def lock(self) -> None:
+        """Take the ingestion lock now, before reading what a batch will be built from."""
+        self._lock()
 
     def _lock(self) -> None:
         if self._locked:
@@ -128,6 +136,8 @@ class Ingestor:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INGEST_LOCK_KEY}
             )
         self._locked = True
+        # Under the lock: a rebuild for another set either finished before or waits for us.
+        self.reporting = load_delivery_channels(self.conn)
 
     def _ensure_bots(self, bot_ids: set[str]) -> None:
         missing = sorted(bot_ids - self._bots)
@@ -309,8 +319,8 @@ class Ingestor:
             stats.reason(flow_id, source, failure_reason(old[1], old[2]), -1)
         if new[0] == "failed":
             stats.reason(flow_id, source, failure_reason(new[1], new[2]), +1)
-        was = old_status is not None and is_impression(source, old_status)
-        impressions = int(is_impression(source, new[0])) - int(was)
+        was = old_status is not None and is_impression(source, old_status, stats.reporting)
+        impressions = int(is_impression(source, new[0], stats.reporting)) - int(was)
         users.touch(flow_id, state.user_id, source, flags=MESSAGED, impressions=impressions)
 
     def _apply_actions(
@@ -444,3 +454,15 @@ class Ingestor:
             self.conn.execute(
                 _flow.update().where(_flow.c.id.in_(sorted(flow_ids))).values(updated_at=self.now)
             )
+
+    def _apply_waiting(self, messages: Sequence[tuple[str, AnyEvent]]) -> None:
+        """Apply the provider statuses that waited for this batch's messages (``waiting``)."""
+        keys = {(e.bot_id, e.message_id) for _, e in messages if isinstance(e, MessageEvent)}
+        released = take_waiting(self.sql, keys)
+        if released:  # counted apart: ``accepted`` stays the events of the batch
+            outer, self.result = self.result, IngestResult()
+            try:
+                self.apply(released)
+            finally:
+                outer.released += self.result.accepted
+                self.result = outer

@@ -13,6 +13,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     flows_created: int = 0
+    released: int = 0  # statuses that waited for their message and were applied with it
     by_type: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: IngestResult) -> None:
@@ -20,4 +21,5 @@ class IngestResult:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.flows_created += other.flows_created
+        self.released += other.released
         self.by_type.update(other.by_type)

@@ -49,14 +49,15 @@ def slot_of(moment: datetime) -> int:
     return int(moment.timestamp() // TIMELINE_SLOT_SECONDS)
 
 
-def impression_threshold(source: str) -> int:
-    """Lowest status rank that counts as an impression on a channel (DESIGN.md, KPIs)."""
-    return STATUS_RANK["delivered"] if source == "whatsapp" else STATUS_RANK["sent"]
+def impression_threshold(source: str, reporting: frozenset[str]) -> int:
+    """Lowest status rank that counts as an impression on a channel (DESIGN.md, KPIs): a
+    channel in ``reporting`` (DELIVERY_REPORTING_CHANNELS) needs delivered, others sent."""
+    return STATUS_RANK["delivered"] if source in reporting else STATUS_RANK["sent"]
 
 
-def is_impression(source: str, status: str) -> bool:
+def is_impression(source: str, status: str, reporting: frozenset[str]) -> bool:
     """True when a message in ``status`` is an impression on ``source``."""
-    return status != "failed" and STATUS_RANK[status] >= impression_threshold(source)
+    return status != "failed" and STATUS_RANK[status] >= impression_threshold(source, reporting)
 
 
 def failure_reason(error_code: str | None, comments: str | None) -> str:
@@ -65,7 +66,7 @@ def failure_reason(error_code: str | None, comments: str | None) -> str:
 
 
 @cache
-def message_counters(source: str, status: str | None) -> Counter[str]:
+def message_counters(source: str, status: str | None, reporting: frozenset[str]) -> Counter[str]:
     """What one message adds to its channel's counters in ``status`` (None: no message)."""
     if status is None:
         return Counter()
@@ -78,7 +79,7 @@ def message_counters(source: str, status: str | None) -> Counter[str]:
             "delivered": int(rank >= STATUS_RANK["delivered"]),
             "read": int(status == "read"),
             "failed": int(status == "failed"),
-            "impressions": int(is_impression(source, status)),
+            "impressions": int(is_impression(source, status, reporting)),
         }
     )
 

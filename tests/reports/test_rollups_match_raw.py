@@ -15,21 +15,31 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reports.kpis import DELIVERY_REPORTING_CHANNELS
 from store.demo import generate_demo_events
-from tests.support import ingest, kpis, timeline
+from store.rollups import rebuild_rollups
+from tests.support import NOW, ingest, kpis, msg, timeline
 
-IMPRESSION = (
-    "((m.source = 'whatsapp' AND m.status IN ('delivered', 'read'))"
-    " OR (m.source <> 'whatsapp' AND m.status IN ('sent', 'delivered', 'read')))"
-)
+DEFAULT = frozenset({"whatsapp"})
+
+
+def impression(reporting: frozenset[str]) -> str:
+    """SQL: message ``m`` is an impression (DESIGN.md, with "whatsapp" read as the set)."""
+    listed = ", ".join(f"'{c}'" for c in sorted(reporting))
+    reports = f"m.source IN ({listed})" if reporting else "1 = 0"
+    return (
+        f"(({reports} AND m.status IN ('delivered', 'read'))"
+        f" OR (NOT ({reports}) AND m.status IN ('sent', 'delivered', 'read')))"
+    )
 
 
 def _one(conn: Connection, sql: str, **params: Any) -> Any:
     return conn.execute(sa.text(sql), params).scalar_one()
 
 
-def _oracle(conn: Connection, flow_id: int, channel: str | None) -> dict[str, Any]:
+def _oracle(
+    conn: Connection, flow_id: int, channel: str | None, reporting: frozenset[str] = DEFAULT
+) -> dict[str, Any]:
+    IMPRESSION = impression(reporting)
     src = "" if channel is None else " AND source = :channel"
     msrc = "" if channel is None else " AND m.source = :channel"
     p = {"flow": flow_id, "channel": channel}
@@ -95,7 +105,9 @@ def _flow_users(conn: Connection, flow_id: int) -> dict[str, int]:
     }
 
 
-def _channels(conn: Connection, flow_id: int) -> dict[str, dict[str, Any]]:
+def _channels(
+    conn: Connection, flow_id: int, reporting: frozenset[str] = DEFAULT
+) -> dict[str, dict[str, Any]]:
     rows = conn.execute(sa.text(
         "SELECT source, sum(CASE WHEN status <> 'queued' THEN 1 ELSE 0 END),"
         " sum(CASE WHEN status IN ('sent', 'delivered', 'read') THEN 1 ELSE 0 END),"
@@ -105,32 +117,77 @@ def _channels(conn: Connection, flow_id: int) -> dict[str, dict[str, Any]]:
         " FROM message WHERE flow_id = :flow GROUP BY source"), {"flow": flow_id})  # fmt: skip
     out = {}
     for source, notifications, sent, delivered, read, failed in rows:
-        whatsapp = source == "whatsapp"
+        reports = source in reporting
         out[source] = {"notifications": notifications, "sent": sent, "failed": failed,
-                       "delivered": delivered if whatsapp else None,
-                       "read": read if whatsapp else None}  # fmt: skip
+                       "delivered": delivered if reports else None,
+                       "read": read if reports else None}  # fmt: skip
     return out
 
 
-def test_rollups_equal_counts_from_raw_rows(store_engine: Engine) -> None:
-    events = list(generate_demo_events(messages=1500, seed=3))
-    ingest(store_engine, *events)
-    # Drop the segment size so the computed audience (users with a message or entered) shows.
-    ingest(store_engine, {"type": "flow", "bot_id": "acme-support", "workflow_id": "wf_42",
-                          "audience": None})  # fmt: skip
-    with store_engine.connect() as conn:
+def _check_against_oracle(engine: Engine, reporting: frozenset[str] = DEFAULT) -> None:
+    with engine.connect() as conn:
         flow_id = _one(conn, "SELECT id FROM flow WHERE workflow_id = 'wf_42'")
         for channel in (None, "whatsapp", "sms", "email", "push", "voice"):
-            data = kpis(store_engine, "wf_42", channel)
+            data = kpis(engine, "wf_42", channel)
             got = data["overview"] | data["analysis"]
-            for key, value in _oracle(conn, flow_id, channel).items():
+            for key, value in _oracle(conn, flow_id, channel, reporting).items():
                 assert got[key] == value, (channel, key)
-        data = kpis(store_engine, "wf_42")
+        data = kpis(engine, "wf_42")
         assert data["flow_users"] == _flow_users(conn, flow_id)
-        expected = _channels(conn, flow_id)
+        expected = _channels(conn, flow_id, reporting)
         for row in data["channels"]:
             assert {k: row[k] for k in expected[row["channel"]]} == expected[row["channel"]]
         assert sorted(row["channel"] for row in data["channels"]) == sorted(expected)
+
+
+def _load_demo(engine: Engine) -> None:
+    ingest(engine, *generate_demo_events(messages=1500, seed=3))
+    # Drop the segment size so the computed audience (users with a message or entered) shows.
+    ingest(engine, {"type": "flow", "bot_id": "acme-support", "workflow_id": "wf_42",
+                    "audience": None})  # fmt: skip
+
+
+def test_rollups_equal_counts_from_raw_rows(store_engine: Engine) -> None:
+    _load_demo(store_engine)
+    _check_against_oracle(store_engine)
+
+
+ROLLUP_TABLES = ("flow_stat", "flow_user", "flow_user_channel", "failure_reason_stat")
+
+
+def _rollups(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        return {
+            t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}"))) for t in ROLLUP_TABLES
+        }
+
+
+def test_another_delivery_reporting_set_gives_the_kpis_of_that_set(store_engine: Engine) -> None:
+    _load_demo(store_engine)
+    as_ingested = _rollups(store_engine)
+    rebuild_rollups(store_engine, DEFAULT, now=NOW)  # the same set: not one row changes
+    assert _rollups(store_engine) == as_ingested
+    wider = frozenset({"whatsapp", "sms", "email"})
+    rebuild_rollups(store_engine, wider, now=NOW)
+    _check_against_oracle(store_engine, wider)
+    sms = next(r for r in kpis(store_engine, "wf_42")["channels"] if r["channel"] == "sms")
+    assert sms["delivered"] is not None and sms["read"] is not None
+    # Ingestion after the rebuild counts with the recorded set: move some messages on, add one.
+    with store_engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT m.message_id, m.user_id, m.source FROM message m JOIN flow f "
+            "ON f.id = m.flow_id WHERE f.workflow_id = 'wf_42' AND m.status = 'sent' "
+            "ORDER BY m.message_id LIMIT 40"
+        ).all()
+    moves = [msg(mid, user, source, "delivered" if n % 2 else "read", bot_id="acme-support",
+                 at="2026-11-30T09:00:00Z") for n, (mid, user, source) in enumerate(rows)]  # fmt: skip
+    fresh = msg("new-sms", "+919999999999", "sms", "delivered", bot_id="acme-support")
+    ingest(store_engine, *moves, fresh)
+    _check_against_oracle(store_engine, wider)
+    for reporting in (DEFAULT, frozenset[str]()):  # back to the seed's set, then to none
+        rebuild_rollups(store_engine, reporting, now=NOW)
+        _check_against_oracle(store_engine, reporting)
+    assert as_ingested["failure_reason_stat"] == _rollups(store_engine)["failure_reason_stat"]
 
 
 # -- the timeline, recounted from the raw rows ------------------------------------------------
@@ -165,7 +222,7 @@ def _raw_counts(conn: Connection, flow_id: int, channel: str | None) -> list[tup
     for series, (statuses, column) in MESSAGE_SERIES.items():
         where = ", ".join(f"'{s}'" for s in statuses)
         if series in ("delivered", "read"):  # only channels that report delivery
-            sources = ", ".join(f"'{s}'" for s in sorted(DELIVERY_REPORTING_CHANNELS))
+            sources = ", ".join(f"'{s}'" for s in sorted(DEFAULT))
             where += f") AND source IN ({sources}"
         rows = conn.execute(sa.text(
             f"SELECT {column}, count(*) FROM message WHERE flow_id = :flow "
@@ -198,7 +255,7 @@ def _timeline_oracle(
         moment += timedelta(minutes=1)
     for series, moment, n in counts:
         buckets[_bucket_of(moment, zone, bucket)][series] += n
-    reports_delivery = channel is None or channel in DELIVERY_REPORTING_CHANNELS
+    reports_delivery = channel is None or channel in DEFAULT
     return [
         {"start": start} | values | ({} if reports_delivery else {"delivered": None, "read": None})
         for start, values in buckets.items()

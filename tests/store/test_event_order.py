@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from reports.kpis import DELIVERY_REPORTING_CHANNELS
+from store.ingest.reporting import DEFAULT_DELIVERY_CHANNELS
 from store.vocabulary import STATUS_SYNONYMS, USER_EVENT_TYPES
 from tests.support import ingest, kpis, timeline
 
@@ -72,7 +72,7 @@ def _assert_series_add_up(report: dict[str, Any], line: dict[str, Any]) -> None:
     assert _series_sum(line, "sent") == sum(row["sent"] for row in rows)
     assert _series_sum(line, "failed") == sum(row["failed"] for row in rows)
     for name in ("delivered", "read"):
-        if report["channel"] in (None, *DELIVERY_REPORTING_CHANNELS):
+        if report["channel"] in (None, *DEFAULT_DELIVERY_CHANNELS):
             assert _series_sum(line, name) == sum(row[name] for row in reporting)
         else:
             assert all(point[name] is None for point in line["series"])
