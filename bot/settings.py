@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     DELIVERY_REPORTING_CHANNELS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["whatsapp"]
     )
+    ALERT_INTERVAL: int = Field(default=300, gt=0, le=86400, description="seconds")
 
     _split = field_validator("INTERNAL_EMAIL_DOMAINS", "ALLOWED_EMAIL_DOMAINS", mode="before")(
         _split_list

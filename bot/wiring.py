@@ -94,4 +94,5 @@ def build_runtime(
         channels=channels,
         retry=retry or RetryPolicy(),
         clock=clock,
+        alert_interval=settings.ALERT_INTERVAL,
     )

@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from commands.alert_listeners import (
+    alert_report_action,
+    answer_alert_command,
+    answer_mute_click,
+    answer_remove_alert_click,
+    is_alert_command,
+)
 from commands.blocks.common import (
+    ALERT_CHANNEL_STATS,
+    ALERT_OPEN_REPORT,
     COMMAND,
     DOWNLOAD_EXCEL,
     DOWNLOAD_REPORT,
     FILTER_CHANNEL,
+    MUTE_ALERT,
     OPEN_REPORT,
+    REMOVE_ALERT,
     SHARE_REPORT,
     SHOW_CHANNEL_STATS,
     UNSUBSCRIBE,
@@ -40,6 +51,7 @@ def register(app: AsyncApp, deps: CommandDeps) -> None:
     app.middleware(deps_middleware(deps))
     # ack first, answer later: lazy listeners start after the ack has been sent.
     # Subcommands come first: Bolt runs only the first listener that matches.
+    app.command(COMMAND, matchers=[is_alert_command])(ack=ack_at_once, lazy=[answer_alert_command])
     app.command(COMMAND, matchers=[is_subcommand])(ack=ack_at_once, lazy=[answer_subcommand])
     app.command(COMMAND)(ack=ack_report_command, lazy=[answer_report_command])
     app.action(OPEN_REPORT)(ack=ack_at_once, lazy=[report_action("summary")])
@@ -49,3 +61,7 @@ def register(app: AsyncApp, deps: CommandDeps) -> None:
     app.action(DOWNLOAD_REPORT)(ack=ack_at_once, lazy=[answer_download_click])
     app.action(DOWNLOAD_EXCEL)(ack=ack_at_once, lazy=[answer_download_excel_click])
     app.action(UNSUBSCRIBE)(ack=ack_at_once, lazy=[answer_unsubscribe_click])
+    app.action(REMOVE_ALERT)(ack=ack_at_once, lazy=[answer_remove_alert_click])
+    app.action(MUTE_ALERT)(ack=ack_at_once, lazy=[answer_mute_click])
+    app.action(ALERT_OPEN_REPORT)(ack=ack_at_once, lazy=[alert_report_action("summary")])
+    app.action(ALERT_CHANNEL_STATS)(ack=ack_at_once, lazy=[alert_report_action("stats")])

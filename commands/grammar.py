@@ -12,6 +12,11 @@ Grammar of ``/campaign-report``::
     compare <flow> vs <flow> [vs <flow>…]   2 to 5 flows side by side
     subscriptions           the workspace's subscriptions
     unsubscribe <id>        end one
+    alert <flow|all> <metric> <op> <threshold> [min:N] [to: #channel, @user, me]
+                            an alert on live flows (metric: delivery_rate, failure_rate,
+                            read_rate, click_through_rate, failed, error:CODE)
+    alerts                  the workspace's alerts
+    alert remove <id>       remove one
 
 A flow name may be quoted (straight or curly quotes) or typed bare; ``channel:`` may come
 anywhere. A quoted ``"list"`` or ``"help"`` is a flow name, and a flow whose name starts with
@@ -28,6 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reports.alerts import (
+    DEFAULT_MIN_NOTIFICATIONS,
+    AlertRuleError,
+    check_condition,
+    is_rate,
+    normalize_metric,
+)
 from reports.files import parse_formats
 from reports.schedules import crontab_trigger
 
@@ -346,3 +358,148 @@ def parse_subscribe(text: str, user_id: str, default_tz: str) -> SubscriptionSpe
     if len(parsed) > MAX_RECIPIENTS:
         raise SubscriptionError(f"to: at most {MAX_RECIPIENTS} recipients")
     return SubscriptionSpec(flow, schedule, cron, timezone, parsed, skip, formats)
+
+
+# -- alerts --------------------------------------------------------------------------------------
+
+ALERT_WORDS = ("alert", "alerts")
+_OPS = re.compile(r"(<=|>=|=<|=>|≤|≥|<|>|==|=)")
+_OP_SPELLINGS = {"=<": "<=", "=>": ">=", "≤": "<=", "≥": ">="}
+_CONVERSATION = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
+_NUMBER = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+ALERT_USAGE = (
+    "Write: alert <flow|all> <metric> <op> <threshold> [min:N] [to: #channel, @user, me], "
+    "e.g. alert “Diwali offers” failure_rate > 5 min:200"
+)
+
+
+class AlertSyntaxError(ValueError):
+    """The alert cannot be made as written; the message is the one-line reason."""
+
+
+def alert_subcommand_of(text: str) -> tuple[str, str] | None:
+    """``("alert", rest)`` or ``("alerts", rest)`` when the command is about alerts."""
+    word, _, rest = (text or "").strip().partition(" ")
+    if word.lower() in ALERT_WORDS:
+        return word.lower(), rest.strip()
+    return None
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """A parsed ``alert`` command (the rules it must meet are ``reports.alerts``')."""
+
+    flow: str  # a flow query, or "all"
+    metric: str  # normalized: failure_rate, error:131049…
+    op: str
+    threshold: float
+    min_notifications: int
+    recipients: tuple[str, ...]  # "slack_user:U…", "slack_channel:C…", "email:a@b"
+
+
+def default_alert_recipient(channel_id: str | None, user_id: str) -> str:
+    """Where an alert goes without ``to:``: the channel the command was typed in.
+
+    In a direct message that is the user's DM with the app (``slack_user``): the app cannot
+    post in a conversation between people, and its own DM with the user is the same place.
+    """
+    channel = channel_id or ""
+    if _CONVERSATION.match(channel) and not channel.startswith("D"):
+        return f"slack_channel:{channel}"
+    return f"slack_user:{user_id}"
+
+
+def _alert_tokens(raw: str) -> tuple[list[tuple[str, bool]], list[str]]:
+    """(head tokens with "was quoted", recipient items): ``to:`` starts the recipients."""
+    head: list[tuple[str, bool]] = []
+    recipients: list[str] = []
+    collecting = False
+    for quoted_double, quoted_single, bare in _TOKEN.findall(raw):
+        if bare.startswith('"'):
+            raise AlertSyntaxError("A quote is not closed; write the flow name in quotes.")
+        quoted = not bare
+        token = quoted_double or quoted_single or bare
+        if not quoted and token.lower().startswith("to:"):
+            collecting, token = True, token[3:]
+        if collecting:
+            recipients += [part for part in token.split(",") if part.strip()]
+        elif quoted:
+            head.append((token, True))
+        else:  # "failure_rate>5" is three tokens
+            head += [(part, False) for part in _OPS.split(token) if part]
+    return head, recipients
+
+
+def _threshold(parts: list[str], metric: str) -> float:
+    taken = 2 if len(parts) > 1 and parts[1] == "%" else 1
+    if len(parts) > taken:
+        raise AlertSyntaxError(f"{parts[taken][:40]!r} is not understood here; use min: or to:")
+    text = "".join(parts[:taken])
+    percent = text.endswith("%")
+    number = text.removesuffix("%")
+    if not _NUMBER.match(number):
+        raise AlertSyntaxError(f"the threshold must be a number, e.g. 5 or 2.5%, not {text[:20]!r}")
+    if percent and not is_rate(metric):
+        raise AlertSyntaxError(f"{metric} counts messages: write the threshold without %")
+    return float(number)
+
+
+def parse_alert(text: str, user_id: str, channel_id: str | None = None) -> AlertSpec:
+    """Parse the text after ``alert`` (as Slack sends it, entity-escaped)."""
+    raw = unescape_slack(text or "").translate(_CURLY_QUOTES).strip()
+    if len(raw) > MAX_TEXT:
+        raise AlertSyntaxError(f"That is too long for an alert ({len(raw):,} characters).")
+    head, recipient_items = _alert_tokens(raw)
+    minimum, words = DEFAULT_MIN_NOTIFICATIONS, []
+    for token, quoted in head:
+        if not quoted and token.lower().startswith("min:"):
+            value = token[4:]
+            if not value.isdigit() or len(value) > 10:
+                raise AlertSyntaxError("min: needs a whole number of notifications, e.g. min:200")
+            minimum = int(value)
+        else:
+            words.append((token, quoted))
+    position = next((i for i, (t, q) in enumerate(words) if not q and _OPS.fullmatch(t)), None)
+    if position is None or position < 2 or position + 1 >= len(words):
+        raise AlertSyntaxError(ALERT_USAGE)
+    op = _OP_SPELLINGS.get(words[position][0], words[position][0])
+    if op in ("=", "=="):
+        raise AlertSyntaxError("alerts compare with <, <=, > or >=, not =")
+    flow = " ".join(token for token, _ in words[: position - 1])
+    try:
+        metric = normalize_metric(words[position - 1][0])
+        threshold = _threshold([t for t, _ in words[position + 1 :]], metric)
+        check_condition(metric, op, threshold, minimum)
+        parsed = [parse_recipient(item, user_id) for item in recipient_items]
+    except (AlertRuleError, SubscriptionError) as exc:
+        raise AlertSyntaxError(str(exc)) from None
+    recipients = tuple(dict.fromkeys(parsed or [default_alert_recipient(channel_id, user_id)]))
+    if len(recipients) > MAX_RECIPIENTS:
+        raise AlertSyntaxError(f"to: at most {MAX_RECIPIENTS} recipients")
+    return AlertSpec(flow, metric, op, threshold, minimum, recipients)
+
+
+def parse_alert_id(text: str) -> int | None:
+    """``3`` or ``#3`` → 3; None for anything else."""
+    raw = text.strip().lstrip("#")
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
+
+@dataclass(frozen=True)
+class MuteTarget:
+    """The (alert, flow) a Mute button names."""
+
+    alert_id: int
+    flow_id: int
+
+    def encode(self) -> str:
+        """``3|12``."""
+        return f"{self.alert_id}|{self.flow_id}"
+
+
+def parse_mute_target(value: str) -> MuteTarget:
+    """Read an ``alert|flow`` button value back; a malformed one raises ``BadValue``."""
+    alert_id, sep, flow_id = (value or "").partition("|")
+    if not sep or not alert_id.isdigit() or not flow_id.isdigit() or len(value) > 40:
+        raise BadValue(f"value: not an alert reference: {value[:80]!r}")
+    return MuteTarget(int(alert_id), int(flow_id))

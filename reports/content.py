@@ -191,6 +191,7 @@ class DeliveryFailed:
     channel: str  # the failed delivery's channel: slack_user | slack_channel | email
     recipient: str
     reason: str
+    what: str = "campaign report"  # or "alert"
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,45 @@ class RenderFailed:
     flow_name: str
 
 
-Content = ReportContent | DeliveryFailed | RenderFailed
+@dataclass(frozen=True)
+class AlertContent:
+    """An alert's message: one transition (``firing`` or ``resolved``) of an alert on a flow.
+
+    ``judgement`` is the ``alert_event.content`` recorded with the transition (see
+    ``reports.alerts.judgement_content``): the flow, metric, value, threshold, notifications
+    and top failure reason as judged then, so every retry says the same.
+    """
+
+    event_id: str  # alert_event.id, "<alert>.<flow>.<seq>"
+    alert_id: int
+    flow_id: int
+    kind: str  # firing | resolved
+    judgement: dict[str, Any]
+    zone: tzinfo
+
+    @property
+    def flow_name(self) -> str:
+        """The flow's name when judged."""
+        return str(self.judgement["flow"]["name"])
+
+    @property
+    def metric(self) -> str:
+        """``failure_rate``, ``error:131049``…"""
+        return str(self.judgement["metric"])
+
+    @property
+    def judged_at(self) -> datetime:
+        """When the transition was judged."""
+        return datetime.fromisoformat(self.judgement["judged_at"].replace("Z", "+00:00"))
+
+    @property
+    def top_reason(self) -> dict[str, Any] | None:
+        """``{"channel", "reason", "count"}`` of the flow's top failure reason, if any."""
+        top = self.judgement.get("top_reason")
+        return top if isinstance(top, dict) else None
+
+
+Content = ReportContent | DeliveryFailed | RenderFailed | AlertContent
 
 
 def format_change(current: Any, previous: Any, percent: bool) -> tuple[str, str]:

@@ -309,6 +309,28 @@ def compute_kpis(
     )
 
 
+def failed_with_error_code(conn: Connection, flow_id: int, code: str) -> int:
+    """Messages of the flow now failed with error ``code``, over every channel (alerts'
+    ``error:CODE``), from the failure-reason rollup.
+
+    A reason is grouped under its text ``"{code} {comments}"`` (``store.ingest.rules.
+    failure_reason``), so the code is the reason's first word: the reason is the code, or
+    starts with the code and a space. A CSV import keeps that text whole as the comment, so
+    its failures count under their code too, as Top failure reasons shows them.
+    """
+    table = FailureReasonStat.__table__
+    reason = table.c.reason
+    prefix = sa.func.substr(reason, 1, len(code) + 1)
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(table.c.count), 0)).where(
+            table.c.flow_id == flow_id,
+            table.c.count > 0,
+            sa.or_(reason == code, prefix == code + " "),
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def known_channels(conn: Connection, flow: Flow) -> list[str]:
     """Channels a filter may name: the flow's connected channels and every source it has seen."""
     assert flow.id is not None

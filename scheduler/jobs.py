@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from scheduler.alerts import check_alerts
 from scheduler.outbox import outbox_pass
 from scheduler.retention import delete_expired_reports
 from scheduler.runtime import current_runtime
@@ -34,6 +35,14 @@ async def run_subscription(subscription_id: int) -> None:
     queued = await asyncio.to_thread(queue_digest, runtime, subscription_id)
     logger.info("subscription %s: %s digest request(s) queued", subscription_id, len(queued))
     if queued:
+        runtime.drain.start(lambda: outbox_pass(runtime))
+
+
+async def judge_alerts() -> None:
+    """Judge every alert (``ALERT_INTERVAL``); deliver the messages of what changed."""
+    runtime = current_runtime()
+    check = await asyncio.to_thread(check_alerts, runtime, runtime.clock())
+    if check.events:
         runtime.drain.start(lambda: outbox_pass(runtime))
 
 

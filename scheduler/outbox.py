@@ -14,6 +14,10 @@ The only gap left is a crash in the instant between the channel accepting a mess
 ``sent`` commit; that delivery is sent again after the restart. Emails carry a Message-ID
 derived from the delivery row, so the receiving side can recognise such a repeat.
 
+A delivery carries a report request's files (``request_id``) or an alert's message
+(``alert_event_id``, written with the alert's state change by ``store.alerts``, already
+``pending``); both are claimed, sent and recorded by the same rules.
+
 Sending never lets one recipient hold up another: Slack and email are separate *lanes*
 (each claims and sends its own kind, so a hung mail server cannot delay a Slack DM), and
 within a lane up to ``Runtime.parallel_sends`` recipients are sent to at once. Each send
@@ -34,6 +38,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from reports.content import (
+    AlertContent,
     Attachment,
     Content,
     DeliveryFailed,
@@ -43,6 +48,7 @@ from reports.content import (
     ReportContent,
 )
 from reports.kpis import FlowReport, Timeline
+from scheduler.alerts import load_alert_content
 from scheduler.delivery.base import (
     Channel,
     DeliveryError,
@@ -82,12 +88,13 @@ class Claimed:
     """A delivery this runner claimed, with what it needs to send it."""
 
     delivery_id: int
-    request_id: int
+    request_id: int | None
     channel: str
     recipient: str
     owner: str | None
     attempts: int
     deadline_at: datetime
+    alert_event_id: str | None = None
 
 
 def recover_interrupted(runtime: Runtime) -> int:
@@ -104,16 +111,22 @@ def claim_due(
     limit: int,
     only: Collection[int] | None = None,
     kinds: Collection[str] | None = None,
+    only_alerts: Collection[str] | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries, oldest first (committed before any send).
 
-    ``only`` restricts the claim to the deliveries of those report requests, ``kinds`` to
-    those channel kinds (a lane).
+    ``only`` / ``only_alerts`` restrict the claim to the deliveries of those report requests
+    / alert events (either given: nothing else), ``kinds`` to those channel kinds (a lane).
     """
     claimed: list[Claimed] = []
     query = sa.select(_table).where(_table.c.state == "pending", _table.c.next_attempt_at <= now)
-    if only is not None:
-        query = query.where(_table.c.request_id.in_(list(only)))
+    if only is not None or only_alerts is not None:
+        query = query.where(
+            sa.or_(
+                _table.c.request_id.in_(list(only or ())),
+                _table.c.alert_event_id.in_(list(only_alerts or ())),
+            )
+        )
     if kinds is not None:
         query = query.where(_table.c.channel.in_(list(kinds)))
     with write_transaction(runtime.engine) as conn:
@@ -136,6 +149,7 @@ def claim_due(
                         row.owner,
                         row.attempts + 1,
                         row.deadline_at,
+                        row.alert_event_id,
                     )
                 )
     return claimed
@@ -218,12 +232,22 @@ def load_content(runtime: Runtime, request_id: int) -> ReportContent:
     )
 
 
-def _flow_name(runtime: Runtime, request_id: int) -> str:
+def _flow_name(runtime: Runtime, request_id: int | None) -> str:
     with Session(runtime.engine) as session:
-        request = session.get(ReportRequest, request_id)
+        request = session.get(ReportRequest, request_id) if request_id is not None else None
         if request is not None and request.kpis:
             return str(request.kpis["flow"]["name"])
     return "a flow"
+
+
+def _notice_flow_name(runtime: Runtime, claimed: Claimed) -> str:
+    """The flow a failed delivery was about, for its owner's notice."""
+    if claimed.alert_event_id is None:
+        return _flow_name(runtime, claimed.request_id)
+    try:
+        return load_alert_content(runtime, claimed.alert_event_id).flow_name
+    except PermanentDeliveryError:
+        return "a flow"
 
 
 async def notify_owner(runtime: Runtime, owner: str | None, notice: Content) -> None:
@@ -256,18 +280,20 @@ async def _render_pending(
                 await notify_owner(runtime, owner, RenderFailed(name))
 
 
-Contents = dict[int, "asyncio.Future[ReportContent]"]
+Contents = dict[int | str, "asyncio.Future[ReportContent | AlertContent]"]
 
 
 def _content(
-    runtime: Runtime, request_id: int, contents: Contents
-) -> asyncio.Future[ReportContent]:
-    """The content of a request, loaded once per pass however many sends wait for it."""
-    if request_id not in contents:
-        contents[request_id] = asyncio.ensure_future(
-            asyncio.to_thread(load_content, runtime, request_id)
-        )
-    return contents[request_id]
+    runtime: Runtime, claimed: Claimed, contents: Contents
+) -> asyncio.Future[ReportContent | AlertContent]:
+    """The content of a request (or alert event), loaded once per pass however many sends
+    wait for it."""
+    key: int | str | None = claimed.alert_event_id or claimed.request_id
+    assert key is not None, "a delivery names a report request or an alert event"
+    if key not in contents:
+        load: Any = load_content if isinstance(key, int) else load_alert_content
+        contents[key] = asyncio.ensure_future(asyncio.to_thread(load, runtime, key))
+    return contents[key]
 
 
 def _log_outcome(claimed: Claimed, outcome: str, level: int, error: str | None = None,
@@ -286,6 +312,7 @@ def _log_outcome(claimed: Claimed, outcome: str, level: int, error: str | None =
             "outcome": outcome,
             "delivery_id": claimed.delivery_id,
             "request_id": claimed.request_id,
+            "alert_event_id": claimed.alert_event_id,
             "channel": claimed.channel,
             "recipient": claimed.recipient,
             "attempts": claimed.attempts,
@@ -302,7 +329,7 @@ async def _send_one(
         channel = runtime.channel_for(claimed.channel)
         if channel is None:
             raise TransientDeliveryError("Slack is not configured (SLACK_BOT_TOKEN)")
-        content = await _content(runtime, claimed.request_id, contents)
+        content = await _content(runtime, claimed, contents)
         await channel.send(
             Outgoing(claimed.delivery_id, claimed.channel, claimed.recipient, content)
         )
@@ -345,8 +372,9 @@ async def _after_failure(
 async def _give_up(runtime: Runtime, claimed: Claimed, reason: str) -> None:
     await asyncio.to_thread(record_failure, runtime, claimed.delivery_id, reason, None)
     _log_outcome(claimed, "failed", logging.WARNING, reason)
-    name = await asyncio.to_thread(_flow_name, runtime, claimed.request_id)
-    notice = DeliveryFailed(name, claimed.channel, claimed.recipient, reason)
+    name = await asyncio.to_thread(_notice_flow_name, runtime, claimed)
+    what = "campaign report" if claimed.alert_event_id is None else "alert"
+    notice = DeliveryFailed(name, claimed.channel, claimed.recipient, reason, what)
     await notify_owner(runtime, claimed.owner, notice)
 
 
@@ -356,6 +384,7 @@ async def _run_lane(
     only: Collection[int] | None,
     contents: Contents,
     result: OutboxResult,
+    only_alerts: Collection[str] | None = None,
 ) -> None:
     """Claim and send the due deliveries of ``kinds``, ``parallel_sends`` at a time."""
     slots = asyncio.Semaphore(max(1, runtime.parallel_sends))
@@ -368,7 +397,9 @@ async def _run_lane(
     # waits for a later pass instead of being tried again at once.
     due_by = runtime.clock()
     while not runtime.drain.stopping:
-        batch = await asyncio.to_thread(claim_due, runtime, due_by, runtime.batch_size, only, kinds)
+        batch = await asyncio.to_thread(
+            claim_due, runtime, due_by, runtime.batch_size, only, kinds, only_alerts
+        )
         if not batch:
             return
         # One recipient's failure is recorded and the others go on.
@@ -377,19 +408,28 @@ async def _run_lane(
                 group.create_task(send(claimed))
 
 
-async def run_outbox_once(runtime: Runtime, only: Collection[int] | None = None) -> OutboxResult:
+async def run_outbox_once(
+    runtime: Runtime,
+    only: Collection[int] | None = None,
+    only_alerts: Collection[str] | None = None,
+) -> OutboxResult:
     """Render pending requests, then send every delivery that is due now.
 
-    ``only`` limits the pass to those report requests (a test send from the CLI): it
-    renders and sends nothing else.
+    ``only`` limits the pass to those report requests (a test send from the CLI), and
+    ``only_alerts`` to those alert events (``alerts check``): given either, it renders and
+    sends nothing else.
     """
     result = OutboxResult()
-    await _render_pending(runtime, result, only)
+    restricted = only is not None or only_alerts is not None
+    await _render_pending(runtime, result, (only or ()) if restricted else None)
     contents: Contents = {}
     try:
         # Each lane runs to its end even when the other fails (its sends are in flight).
         outcomes = await asyncio.gather(
-            *(_run_lane(runtime, kinds, only, contents, result) for kinds in LANES.values()),
+            *(
+                _run_lane(runtime, kinds, only, contents, result, only_alerts)
+                for kinds in LANES.values()
+            ),
             return_exceptions=True,
         )
     finally:

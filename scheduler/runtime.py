@@ -67,6 +67,7 @@ class Runtime:
     # each Slack upload one file read into memory by slack_sdk.
     parallel_sends: int = 4
     drain: OutboxDrain = field(default_factory=OutboxDrain)
+    alert_interval: float = 300  # ALERT_INTERVAL: seconds between alert checks
     scheduler: Any = None  # the running LoopScheduler, set by SchedulerService
 
     def channel_for(self, kind: str) -> Channel | None:

@@ -34,6 +34,7 @@ logger = logging.getLogger("campaign_report.scheduler")
 OUTBOX_JOB = "outbox"
 RETENTION_JOB = "report-retention"
 SYNC_JOB = "subscriptions-sync"
+ALERTS_JOB = "alerts"
 JOB_DEFAULTS = {
     "coalesce": True,  # a job that missed several runs (downtime) runs once, not N times
     "misfire_grace_time": 3600,
@@ -107,6 +108,12 @@ class SchedulerService:
             "scheduler.jobs:delete_old_reports",
             CronTrigger(hour=3, minute=17, timezone="UTC"),
             id=RETENTION_JOB,
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            "scheduler.jobs:judge_alerts",
+            IntervalTrigger(seconds=self.runtime.alert_interval),
+            id=ALERTS_JOB,
             replace_existing=True,
         )
         scheduler.add_job(

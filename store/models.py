@@ -348,20 +348,26 @@ class ReportRequest(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """The outbox: one row per (report request, recipient) and what became of it.
+    """The outbox: one row per (report request or alert event, recipient) and what became of it.
 
     ``state``: ``waiting`` (its report is not rendered yet) → ``pending`` → ``sending``
     (claimed by the runner) → ``sent`` or ``failed``; a transient failure puts it back to
-    ``pending`` with ``next_attempt_at`` pushed back.
+    ``pending`` with ``next_attempt_at`` pushed back. A row carries exactly one of
+    ``request_id`` (a report) and ``alert_event_id`` (an alert's message, ``AlertEvent.id``;
+    no foreign key, as that table's key leads with ``bot_id``), each unique per recipient.
     """
 
     __table_args__ = (
         sa.UniqueConstraint("request_id", "channel", "recipient", name="uq_delivery_recipient"),
+        sa.UniqueConstraint(
+            "alert_event_id", "channel", "recipient", name="uq_delivery_alert_recipient"
+        ),
         sa.Index("ix_delivery_due", "state", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: int = Field(foreign_key="report_request.id")
+    request_id: int | None = Field(default=None, foreign_key="report_request.id")
+    alert_event_id: str | None = Field(default=None, max_length=64)
     channel: str = Field(max_length=16)  # slack_user | slack_channel | email
     recipient: str = Field(max_length=320)
     owner: str | None = Field(default=None, max_length=32)  # Slack user told about failures
@@ -489,3 +495,78 @@ class StoreSetting(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# -- Alerts (issue #13): conditions on live flows, their state per flow, their messages ---------
+# ``alert`` is a workspace table (like ``subscription``: it belongs to a Slack workspace and may
+# cover the flows of several bots); ``alert_state`` and ``alert_event`` are tenant tables, one
+# bot's data each, with ``bot_id`` leading their primary key.
+
+
+class Alert(SQLModel, table=True):
+    """A condition a Slack workspace watches on one live or scheduled flow, or on all of them.
+
+    Workspace table (not a tenant table): it belongs to ``team_id``; ``flow_id`` None means
+    every live or scheduled flow the workspace may see, whichever bots they belong to.
+    ``metric`` is ``delivery_rate``, ``failure_rate``, ``read_rate``, ``click_through_rate``,
+    ``failed`` or ``error:CODE``; ``threshold`` a percentage for rates, a count otherwise
+    (``reports.alerts`` holds the rules).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    created_by: str = Field(max_length=32)  # Slack user id; told when a delivery fails
+    flow_id: int | None = Field(default=None, foreign_key="flow.id")  # None: all flows
+    metric: str = Field(max_length=80)
+    op: str = Field(max_length=2)  # <, <=, >, >=
+    threshold: float
+    min_notifications: int = 100
+    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # "kind:address"
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AlertState(SQLModel, table=True):
+    """Tenant table: an alert's state on one flow — ``ok`` or ``firing`` — as last judged.
+
+    ``value`` and ``notifications`` are the last judgement's; ``changed_at`` is when the state
+    last changed, and ``transitions`` counts the changes (the ``seq`` of the latest
+    ``alert_event``). ``muted_until``: transitions before it send nothing (Mute for 24 h).
+    """
+
+    __tablename__ = "alert_state"
+    __table_args__ = WITHOUT_ROWID
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    alert_id: int = Field(primary_key=True, foreign_key="alert.id")
+    flow_id: int = Field(primary_key=True, foreign_key="flow.id")
+    state: str = Field(default="ok", max_length=8)
+    value: float | None = None
+    notifications: int = 0
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    transitions: int = 0
+    muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AlertEvent(SQLModel, table=True):
+    """Tenant table: one announced transition of an alert on a flow, and what its message says.
+
+    ``id`` is ``"<alert>.<flow>.<seq>"`` (the ``seq``-th transition of that alert on that
+    flow), so one transition can be recorded only once; the outbox's ``delivery`` rows name
+    it. ``kind`` is ``firing`` or ``resolved``; ``content`` the judgement the message shows
+    (flow name, metric, value, threshold, notifications, top failure reason), frozen when it
+    was made, so a retry sends the same words. Written in the transaction that changed the
+    state, with its deliveries.
+    """
+
+    __tablename__ = "alert_event"
+    __table_args__ = (sa.Index("ix_alert_event_id", "id"),)  # a delivery names the id alone
+
+    bot_id: str = Field(primary_key=True, max_length=128)
+    id: str = Field(primary_key=True, max_length=64)
+    alert_id: int = Field(foreign_key="alert.id")
+    flow_id: int = Field(foreign_key="flow.id")
+    seq: int
+    kind: str = Field(max_length=16)
+    content: Any = Field(sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -3,7 +3,8 @@
 Every command exits non-zero on failure with a one-line reason on stderr (``common``). One
 module per command group: ``reports`` (kpis, export), ``data`` (import, demo, db),
 ``access`` (workspace, api-key), ``serve``, ``scheduler``, ``subscriptions``, ``insight``
-(timeline, compare), ``connectors`` (connector), ``rollups`` (db rebuild-rollups).
+(timeline, compare), ``connectors`` (connector), ``rollups`` (db rebuild-rollups),
+``alerts`` (alerts list, alerts check).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typer
 
 from bot.cli import (
     access,
+    alerts,
     connectors,
     data,
     insight,
@@ -72,6 +74,11 @@ subscriptions_app = typer.Typer(help="Scheduled report digests.", no_args_is_hel
 subscriptions_app.command("list")(subscriptions.subscriptions_list)
 subscriptions_app.command("run-now")(subscriptions.subscriptions_run_now)
 app.add_typer(subscriptions_app, name="subscriptions")
+
+alerts_app = typer.Typer(help="Alerts on live campaigns.", no_args_is_help=True)
+alerts_app.command("list")(alerts.alerts_list)
+alerts_app.command("check")(alerts.alerts_check)
+app.add_typer(alerts_app, name="alerts")
 
 connector_app = typer.Typer(help="Provider webhooks (WhatsApp, Twilio, SendGrid, Mailgun).",
                             no_args_is_help=True)  # fmt: skip

@@ -30,6 +30,11 @@ SHARE_REPORT = "share_report"
 DOWNLOAD_REPORT = "download_report"
 DOWNLOAD_EXCEL = "download_report_xlsx"
 UNSUBSCRIBE = "unsubscribe"
+REMOVE_ALERT = "remove_alert"
+MUTE_ALERT = "mute_alert"
+# An alert message's report buttons answer with a new message, leaving the alert in place.
+ALERT_OPEN_REPORT = "alert_open_report"
+ALERT_CHANNEL_STATS = "alert_channel_stats"
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000

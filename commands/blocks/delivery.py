@@ -1,4 +1,4 @@
-"""Slack text of what the scheduler delivers (pure): report summaries and owner notices.
+"""Slack text of what the scheduler delivers (pure): report summaries, alerts, owner notices.
 
 The scheduler's Slack channel is given ``format_delivery`` by the composition root, so every
 text Slack receives — answers, digests, notices — is written, and escaped, in this package.
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands.blocks.alert_message import alert_message
 from commands.blocks.common import COMMAND
 from commands.mrkdwn import escape_mrkdwn, mention, mrkdwn, recipient_mrkdwn
 from reports.content import (
+    AlertContent,
     Content,
     DeliveryFailed,
     RenderFailed,
@@ -48,14 +50,16 @@ def report_text(content: ReportContent) -> str:
 def failure_text(notice: DeliveryFailed) -> str:
     """``The campaign report for “X” could not be delivered to <@U1>: why``."""
     return (
-        f"The campaign report for “{mrkdwn(notice.flow_name, 200)}” could not be delivered "
+        f"The {notice.what} for “{mrkdwn(notice.flow_name, 200)}” could not be delivered "
         f"to {recipient_mrkdwn(notice.channel, notice.recipient)}: "
         f"{mrkdwn(notice.reason, REASON_TEXT)}"
     )
 
 
 def format_delivery(content: Content) -> dict[str, Any]:
-    """The message payload (``text``) Slack gets for ``content``."""
+    """The message payload (``text``; ``blocks`` for an alert) Slack gets for ``content``."""
+    if isinstance(content, AlertContent):
+        return alert_message(content)
     if isinstance(content, ReportContent):
         return {"text": report_text(content)}
     if isinstance(content, DeliveryFailed):

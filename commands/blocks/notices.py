@@ -60,6 +60,9 @@ def build_usage_blocks() -> list[Block]:
             f"• `{COMMAND} compare Diwali offers vs wf_43` — 2 to 5 flows side by side\n"
             f"• `{COMMAND} subscribe Diwali offers daily 09:00 to: me` — a digest "
             "(`format:xlsx` for Excel); `subscriptions`, `unsubscribe ID`\n"
+            f"• `{COMMAND} alert Diwali offers failure_rate > 5 [min:100] [to: #ops]` — an alert "
+            "on a live flow (or `all`): delivery_rate, failure_rate, read_rate, "
+            "click_through_rate, failed, error:CODE; `alerts`, `alert remove ID`\n"
             f"• `{COMMAND} help` — this message"
         ),
         context_block("Reports exist for scheduled, live and completed flows."),

@@ -36,7 +36,8 @@ from email.utils import format_datetime, parseaddr
 import aiosmtplib
 
 from reports.access import email_domain_allowed
-from reports.content import Attachment, ReportContent
+from reports.content import AlertContent, Attachment, ReportContent
+from scheduler.delivery.alert_email import alert_message_id, build_alert_message
 from scheduler.delivery.base import (
     Outgoing,
     PermanentDeliveryError,
@@ -249,13 +250,17 @@ class EmailChannel:
         """Email the report to ``delivery.recipient``."""
         address = _recipient_address(delivery.recipient, self.config)
         content = delivery.content
-        if not isinstance(content, ReportContent):
-            raise PermanentDeliveryError("only reports are sent by email")
-        body = await self._body(content)
-        headers = recipient_headers(
-            address, message_id(delivery.delivery_id, content.request_id, self._domain)
-        )
-        message = headers + body
+        if isinstance(content, AlertContent):  # a few lines of text: built right here
+            body = build_alert_message(content, clean_header(self.config.mail_from)).as_bytes()
+            mid = alert_message_id(
+                delivery.delivery_id, content.event_id, clean_header(self._domain)
+            )
+        elif isinstance(content, ReportContent):
+            body = await self._body(content)
+            mid = message_id(delivery.delivery_id, content.request_id, self._domain)
+        else:
+            raise PermanentDeliveryError("only reports and alerts are sent by email")
+        message = recipient_headers(address, mid) + body
         smtp: aiosmtplib.SMTP | None = None
         try:
             async with asyncio.timeout(self.config.send_budget(len(message))):
