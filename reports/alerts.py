@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,27 +170,51 @@ class Judgement:
     top_reason: RankedReason | None
 
 
-def metric_value(metric: str, report: FlowReport, error_count: int | None = None) -> float | None:
-    """The metric's value in ``report`` (``error_count``: the flow's failures with the code)."""
-    if metric == "delivery_rate":
-        return report.analysis.delivery_rate
-    if metric in RATE_METRICS:
-        return getattr(report.rates, metric)  # type: ignore[no-any-return]
-    if metric == "failed":
-        return sum(row.failed for row in report.channels)
+@dataclass(frozen=True)
+class FlowFacts:
+    """What alerts read of one flow's KPI report, taken out once however many judge it."""
+
+    notifications: int
+    values: dict[str, float | None]  # every metric but error:CODE
+    top_reason: RankedReason | None
+
+    @classmethod
+    def of(cls, report: FlowReport) -> FlowFacts:
+        """The facts of ``report`` (the KPI engine's, with its rates)."""
+        rates = report.rates
+        reasons = top_failure_reasons(report, 1)
+        return cls(
+            notifications=report.total_notifications,
+            values={
+                "delivery_rate": report.analysis.delivery_rate,
+                "failure_rate": rates.failure_rate,
+                "read_rate": rates.read_rate,
+                "click_through_rate": rates.click_through_rate,
+                "failed": sum(row.failed for row in report.channels),
+            },
+            top_reason=reasons[0] if reasons else None,
+        )
+
+
+def metric_value(metric: str, facts: FlowFacts, error_count: int | None = None) -> float | None:
+    """The metric's value for a flow (``error_count``: its failures with the metric's code)."""
     if error_code_of(metric) is not None:
         if error_count is None:
             raise ValueError(f"{metric} needs the flow's count of that error code")
         return error_count
-    raise ValueError(f"unknown metric {metric!r}")
+    if metric not in facts.values:
+        raise ValueError(f"unknown metric {metric!r}")
+    return facts.values[metric]
 
 
-def judge(condition: Condition, report: FlowReport, error_count: int | None = None) -> Judgement:
+def judge(
+    condition: Condition, report: FlowReport | FlowFacts, error_count: int | None = None
+) -> Judgement:
     """Judge ``condition`` on a flow's KPI report (from the engine: no message is read)."""
-    notifications = report.total_notifications
-    value = metric_value(condition.metric, report, error_count)
-    reasons = top_failure_reasons(report, 1)
-    top = reasons[0] if reasons else None
+    facts = report if isinstance(report, FlowFacts) else FlowFacts.of(report)
+    notifications = facts.notifications
+    value = metric_value(condition.metric, facts, error_count)
+    top = facts.top_reason
     if notifications < condition.min_notifications or value is None:
         return Judgement(value, notifications, None, top)
     return Judgement(value, notifications, condition.holds(value), top)
@@ -223,13 +247,16 @@ class AlertCoverage:
 
     ``all`` covers every such flow of the bots granted to the workspace; a one-flow alert its
     flow while it is live or scheduled and still granted. Grants and flows are read once per
-    workspace, however many alerts it has.
+    workspace, however many alerts it has; the flows of ``alerts`` in one query.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, alerts: Sequence[Alert] = ()) -> None:
         self.session = session
         self._bots: dict[str, set[str]] = {}
         self._flows: dict[str, list[Flow]] = {}
+        ids = sorted({a.flow_id for a in alerts if a.flow_id is not None})
+        query = select(Flow).where(Flow.id.in_(ids))  # type: ignore[union-attr]
+        self._by_id: dict[int, Flow] = {f.id: f for f in session.exec(query)} if ids else {}  # type: ignore[misc]
 
     def bot_ids(self, team_id: str) -> set[str]:
         """The bots ``team_id`` may see (``reports.access``)."""
@@ -241,7 +268,7 @@ class AlertCoverage:
         """The flows ``alert`` judges now, by row id."""
         bot_ids = self.bot_ids(alert.team_id)
         if alert.flow_id is not None:
-            flow = self.session.get(Flow, alert.flow_id)
+            flow = self._by_id.get(alert.flow_id) or self.session.get(Flow, alert.flow_id)
             watched = flow is not None and flow.bot_id in bot_ids
             return [flow] if watched and flow.status in ALERT_FLOW_STATUSES else []  # type: ignore[list-item, union-attr]
         if alert.team_id not in self._flows:

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from reports.alerts import (
     AlertCoverage,
     Condition,
+    FlowFacts,
     Judgement,
     error_code_of,
     format_value,
@@ -32,19 +33,20 @@ from reports.alerts import (
     judgement_content,
 )
 from reports.content import AlertContent
-from reports.kpis import FlowReport, compute_kpis, failed_with_error_code, format_utc
+from reports.kpis import compute_kpis, failed_with_error_code, format_utc
 from scheduler.delivery.base import PermanentDeliveryError
 from scheduler.runtime import Runtime
 from store.alerts import (
     Announcement,
     Recorded,
     StateChange,
+    StateRow,
     active_alerts,
-    alert_states,
+    read_states,
     record_judgements,
 )
 from store.db import write_transaction
-from store.models import Alert, AlertEvent, AlertState, Flow
+from store.models import Alert, AlertEvent, Flow
 from store.requests import Recipient
 
 logger = logging.getLogger("campaign_report.alerts")
@@ -88,7 +90,7 @@ class _Judged:
 
     alert: Alert
     flow: Flow
-    state: AlertState | None
+    state: StateRow | None
     judgement: Judgement | None  # None: the flow is no longer watched
     change: StateChange | None  # None: nothing to write
 
@@ -101,7 +103,7 @@ def _recipients(alert: Alert) -> list[tuple[str, str]]:
 def _change(
     alert: Alert,
     flow: Flow,
-    state: AlertState | None,
+    state: StateRow | None,
     judgement: Judgement,
     now: datetime,
 ) -> StateChange | None:
@@ -133,7 +135,7 @@ def _change(
     )
 
 
-def _quiet_end(alert: Alert, flow: Flow, state: AlertState) -> _Judged:
+def _quiet_end(alert: Alert, flow: Flow, state: StateRow) -> _Judged:
     """A firing alert on a flow it no longer watches: back to ok, no message."""
     change = StateChange(
         bot_id=state.bot_id,
@@ -150,12 +152,12 @@ def _quiet_end(alert: Alert, flow: Flow, state: AlertState) -> _Judged:
 def _judge_all(session: Session, now: datetime) -> list[_Judged]:
     """Judge every active alert on its flows (reads only), with the writes they need."""
     alerts = active_alerts(session)
-    states: dict[int, dict[int, AlertState]] = {}
-    for state in alert_states(session, [a.id for a in alerts if a.id is not None]):
-        states.setdefault(state.alert_id, {})[state.flow_id] = state
-    coverage = AlertCoverage(session)
     conn = session.connection()
-    reports: dict[int, FlowReport] = {}
+    states: dict[int, dict[int, StateRow]] = {}
+    for state in read_states(conn, [a.id for a in alerts if a.id is not None]):
+        states.setdefault(state.alert_id, {})[state.flow_id] = state
+    coverage = AlertCoverage(session, alerts)
+    facts: dict[int, FlowFacts] = {}
     errors: dict[tuple[int, str], int] = {}
     judged: list[_Judged] = []
     for alert in alerts:
@@ -167,14 +169,14 @@ def _judge_all(session: Session, now: datetime) -> list[_Judged]:
         for flow in coverage.flows(alert):
             assert flow.id is not None
             watched.add(flow.id)
-            if flow.id not in reports:  # one KPI report per flow, whatever watches it
-                reports[flow.id] = compute_kpis(conn, flow, now=now)
+            if flow.id not in facts:  # one KPI report per flow, whatever watches it
+                facts[flow.id] = FlowFacts.of(compute_kpis(conn, flow, now=now))
             count = None
             if code is not None:
                 if (flow.id, code) not in errors:
                     errors[(flow.id, code)] = failed_with_error_code(conn, flow.id, code)
                 count = errors[(flow.id, code)]
-            judgement = judge(condition, reports[flow.id], count)
+            judgement = judge(condition, facts[flow.id], count)
             state = mine.get(flow.id)
             change = _change(alert, flow, state, judgement, now)
             judged.append(_Judged(alert, flow, state, judgement, change))
@@ -200,8 +202,9 @@ def check_alerts(runtime: Runtime, now: datetime | None = None) -> AlertCheck:
                 conn, changes, now=now, deadline_at=now + runtime.retry.deadline
             )
     check = AlertCheck(events=recorded.events)
+    described: dict[int, str] = {}
     for item in judged:
-        line = _line(item, recorded)
+        line = _line(item, recorded, described)
         check.lines.append(line)
         _log(item, line)
     fired = sum(line.previous == "ok" and line.state == "firing" for line in check.lines)
@@ -223,9 +226,11 @@ def check_alerts(runtime: Runtime, now: datetime | None = None) -> AlertCheck:
     return check
 
 
-def _line(item: _Judged, recorded: Recorded) -> AlertLine:
+def _line(item: _Judged, recorded: Recorded, described: dict[int, str]) -> AlertLine:
     alert, flow, state, change = item.alert, item.flow, item.state, item.change
     assert alert.id is not None and flow.id is not None
+    if alert.id not in described:
+        described[alert.id] = Condition.of(alert).describe()
     pair = (alert.id, flow.id)
     previous = "ok" if state is None else state.state
     applied = change is not None and change.transition and pair in recorded.transitions
@@ -240,7 +245,7 @@ def _line(item: _Judged, recorded: Recorded) -> AlertLine:
         alert_id=alert.id,
         flow_id=flow.id,
         flow=f"{flow.name} ({flow.bot_id}/{flow.workflow_id})",
-        condition=Condition.of(alert).describe(),
+        condition=described[alert.id],
         value=format_value(alert.metric, value),
         notifications=notifications,
         previous=previous,
@@ -268,8 +273,11 @@ def _outcome(item: _Judged, applied: bool, skipped: bool, event_id: str | None) 
 def _log(item: _Judged, line: AlertLine) -> None:
     """One structured line per judgement: INFO when the state changed, DEBUG otherwise."""
     transition = line.previous != line.state
+    level = logging.INFO if transition else logging.DEBUG
+    if not logger.isEnabledFor(level):  # a check judges thousands: skip building the fields
+        return
     logger.log(
-        logging.INFO if transition else logging.DEBUG,
+        level,
         "alert %s on flow %s: %s %s, %s%s",
         line.alert_id,
         line.flow_id,

@@ -88,6 +88,29 @@ def alert_states(session: Session, alert_ids: Collection[int]) -> list[AlertStat
     return list(session.exec(query))
 
 
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """An ``alert_state`` row as read by a check (plain values: a check reads thousands)."""
+
+    bot_id: str
+    alert_id: int
+    flow_id: int
+    state: str
+    value: float | None
+    notifications: int
+    transitions: int
+    muted_until: datetime | None
+
+
+def read_states(conn: Connection, alert_ids: Collection[int]) -> list[StateRow]:
+    """The recorded states of those alerts on every flow they were judged on."""
+    if not alert_ids:
+        return []
+    columns = [_state.c[name] for name in StateRow.__slots__]
+    rows = conn.execute(sa.select(*columns).where(_state.c.alert_id.in_(sorted(alert_ids))))
+    return [StateRow(*row) for row in rows]
+
+
 def mute_alert(
     session: Session, *, team_id: str, alert_id: int, flow_id: int, until: datetime
 ) -> Alert | None:
@@ -218,12 +241,14 @@ def _write_transition(
     """Change the state if it is still ``change.before``; the transition's number, or None."""
     new = {"state": change.state, "value": change.value, "notifications": change.notifications}
     if change.before is None:
-        done = conn.execute(
+        # RETURNING says whether the row went in (an INSERT's rowcount is not reliable).
+        inserted = conn.execute(
             _insert(conn)(_state)
             .values(**key, **new, changed_at=now, transitions=1)
             .on_conflict_do_nothing()
-        ).rowcount
-        return 1 if done else None
+            .returning(_state.c.transitions)
+        ).first()
+        return 1 if inserted is not None else None
     state, transitions = change.before
     done = conn.execute(
         sa.update(_state)

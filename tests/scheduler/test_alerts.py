@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,14 +70,28 @@ class World:
         return self.bot.fake.calls_to("chat.postMessage")
 
 
+@contextmanager
+def running_world(engine: Engine, tmp_path: Path) -> Iterator[World]:
+    """The live flow Diwali offers, granted to T0TEST, and the bot running on it."""
+    ingest(engine, flow(status="live", channels=["whatsapp", "sms"]))
+    grant(engine)
+    with running_bot(engine, INTERNAL_EMAIL_DOMAINS="acme.example") as bot:
+        client = AsyncWebClient(token=bot.fake.token, base_url=bot.fake.api_url)
+        runtime = make_runtime(engine, tmp_path, client)
+        yield World(bot, runtime, tmp_path, engine)
+
+
 @pytest.fixture
 def world(sqlite_engine: Engine, tmp_path: Path) -> Iterator[World]:
-    ingest(sqlite_engine, flow(status="live", channels=["whatsapp", "sms"]))
-    grant(sqlite_engine)
-    with running_bot(sqlite_engine, INTERNAL_EMAIL_DOMAINS="acme.example") as bot:
-        client = AsyncWebClient(token=bot.fake.token, base_url=bot.fake.api_url)
-        runtime = make_runtime(sqlite_engine, tmp_path, client)
-        yield World(bot, runtime, tmp_path, sqlite_engine)
+    with running_world(sqlite_engine, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def world_any_store(store_engine: Engine, tmp_path: Path) -> Iterator[World]:
+    """``world`` on SQLite, then on PostgreSQL."""
+    with running_world(store_engine, tmp_path) as made:
+        yield made
 
 
 def shown(text: str) -> str:
@@ -105,7 +120,8 @@ def buttons(call: Call) -> dict[str, str]:
     return {e["text"]["text"]: (e["action_id"], e["value"]) for a in actions for e in a["elements"]}  # type: ignore[misc]
 
 
-def test_an_alert_fires_once_stays_quiet_and_resolves_once(world: World) -> None:
+def test_an_alert_fires_once_stays_quiet_and_resolves_once(world_any_store: World) -> None:
+    world = world_any_store
     made = world.bot.ask('alert "Diwali offers" failure_rate > 10 min:50')
     assert (
         "Alert *#1* set on “Diwali offers”: failure_rate > 10% (min 50 notifications), to <#C0GENERAL>"
@@ -141,21 +157,24 @@ def test_an_alert_fires_once_stays_quiet_and_resolves_once(world: World) -> None
         == "Alert: Diwali offers — Failure rate is 14.3% (alert when > 10%)"
     )
 
+    # Still firing, at a new value: recorded, and nothing is said.
+    world.import_("worse", messages("w", 2, "failed", error_code="131049"))
     again = world.check(T0 + timedelta(minutes=10))
-    assert [(line.state, line.outcome) for line in again.lines] == [
-        ("firing", "no change: no message")
+    assert [(line.state, line.value, line.outcome) for line in again.lines] == [
+        ("firing", "16.7%", "no change: no message")
     ]
+    assert world.check(T0 + timedelta(minutes=12)).events == []
     assert len(world.posts()) == 1
 
-    world.import_("recovered", messages("r", 40, "delivered"))
+    world.import_("recovered", messages("r", 50, "delivered"))
     resolved = world.check(T0 + timedelta(minutes=15))
     assert [(line.previous, line.state, line.value) for line in resolved.lines] == [
-        ("firing", "ok", "9.1%")
+        ("firing", "ok", "9.8%")
     ]
     assert world.check(T0 + timedelta(minutes=20)).events == []
     _, second = world.posts()
     assert second.data["blocks"][0]["text"]["text"] == "✅ Resolved: Diwali offers"
-    assert "*Failure rate is back to 9.1% (alert when > 10%)*\n110 notifications so far" in texts(
+    assert "*Failure rate is back to 9.8% (alert when > 10%)*\n122 notifications so far" in texts(
         second
     )
     assert "Mute for 24 h" not in buttons(second)
@@ -166,7 +185,7 @@ def test_an_alert_fires_once_stays_quiet_and_resolves_once(world: World) -> None
         rows[0].splitlines()[0]
         == "*#1* “Diwali offers” — failure_rate > 10% (min 50 notifications) to <#C0GENERAL>"
     )
-    assert "🟢 *Diwali offers*: ok at 9.1%" in rows[0]
+    assert "🟢 *Diwali offers*: ok at 9.8%" in rows[0]
     assert [b["accessory"]["action_id"] for b in listing["blocks"] if b["type"] == "section"] == [
         REMOVE_ALERT
     ]
