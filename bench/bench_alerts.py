@@ -12,7 +12,8 @@ Measured in the same run, wall time and CPU time of the process:
 - a steady check (nothing changed since the last one: no writes), the scheduler's usual job;
 - the baseline: 50 KPI computations, one per live flow (``compute_kpis``), which is the
   least a check that reads every watched flow's KPIs must do.
-- ``campaign-bot alerts check`` as a whole process (interpreter start-up included), steady.
+- ``campaign-bot alerts check`` as a whole process, steady, beside ``campaign-bot --version``
+  (the interpreter and the CLI's imports alone).
 
 Target (issue #13): ``alerts check`` < 2 s. ``BENCH_BACKENDS=sqlite`` skips PostgreSQL.
 """
@@ -196,6 +197,11 @@ def bench(backend: str) -> None:
         timed(lambda: subprocess.run(command, env=env, check=True, capture_output=True))
         for _ in range(3)
     ]
+    version = [cli, "--version"]  # the process's start-up alone: imports, no store
+    startup = [
+        timed(lambda: subprocess.run(version, env=env, check=True, capture_output=True))
+        for _ in range(3)
+    ]
     engine.dispose()
 
     print(f"{judgements:,} judgements per check; the first one fired {queued} and sent them")
@@ -210,6 +216,8 @@ def bench(backend: str) -> None:
         print(f"{label:<60} {wall:>7.3f} {cpu:>7.3f}")
     wall = statistics.median(p[0] for p in process)
     print(f"{'campaign-bot alerts check as a process, steady (of 3)':<60} {wall:>7.3f} {'-':>7}")
+    wall = statistics.median(p[0] for p in startup)
+    print(f"{'  baseline: campaign-bot --version as a process (of 3)':<60} {wall:>7.3f} {'-':>7}")
     worst = max(median_of(firsts)[0], median_of(steady)[0])
     verdict = "met" if worst < TARGET_S else "NOT met"
     ratio = median_of(steady)[0] / median_of(baseline)[0]
