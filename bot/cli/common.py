@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from typing import Annotated
 
 import sqlalchemy as sa
 import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from bot.logs import LogFormat
 from bot.settings import Settings, SettingsError, load_settings
 from reports.access import UnknownChannel
 from reports.flows import FlowLookupError
@@ -103,3 +105,8 @@ def show_version(value: bool) -> None:
     if value:
         typer.echo(f"campaign-bot {version('campaign-report-bot')}")
         raise typer.Exit()
+
+
+LogFormatOption = Annotated[
+    LogFormat, typer.Option(help="text, or json: one JSON object per line.")
+]

@@ -11,14 +11,12 @@ from sqlmodel import Session
 
 from bot.cli.common import CliError, engine_for, errors, out, settings
 from bot.cli.console import render_comparison, render_timeline
-from reports.access import InvalidChannel, check_channel
+from bot.cli.reports import FlowArgument, channel_option
 from reports.buckets import BUCKETS
 from reports.compare import CompareError, compare_flows
 from reports.flows import find_flow
 from reports.kpis import compute_timeline
 from store.models import utcnow
-
-FlowArgument = Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")]
 
 
 def timeline(
@@ -39,10 +37,7 @@ def timeline(
         with Session(engine) as session:
             found = find_flow(session, flow)
             conn = session.connection()
-            try:
-                checked = check_channel(conn, found, channel)
-            except InvalidChannel as exc:
-                raise CliError(f"--channel: {exc.reason}") from None
+            checked = channel_option(conn, found, channel)
             result = compute_timeline(
                 conn,
                 found,

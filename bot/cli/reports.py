@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from bot.cli.common import CliError, engine_for, err, errors, out, settings
@@ -21,9 +21,17 @@ from reports.csv_export import expected_rows
 from reports.files import render_report_files, report_basename
 from reports.flows import find_flow
 from reports.kpis import FlowReport, compute_kpis
-from store.models import utcnow
+from store.models import Flow, utcnow
 
 FlowArgument = Annotated[str, typer.Argument(help="Workflow id, BOT_ID/WORKFLOW_ID or flow name.")]
+
+
+def channel_option(conn: Connection, flow: Flow, channel: str | None) -> str | None:
+    """``--channel``, normalized; a ``CliError`` naming the option when it is no channel."""
+    try:
+        return check_channel(conn, flow, channel)
+    except InvalidChannel as exc:
+        raise CliError(f"--channel: {exc.reason}") from None
 
 
 def flow_report(engine: Engine, flow_query: str, channel: str | None) -> FlowReport:
@@ -31,11 +39,8 @@ def flow_report(engine: Engine, flow_query: str, channel: str | None) -> FlowRep
     with Session(engine) as session:
         flow = find_flow(session, flow_query)
         conn = session.connection()
-        try:
-            channel = check_channel(conn, flow, channel)
-        except InvalidChannel as exc:
-            raise CliError(f"--channel: {exc.reason}") from None
-        return compute_kpis(conn, flow, channel=channel, now=utcnow())
+        checked = channel_option(conn, flow, channel)
+        return compute_kpis(conn, flow, channel=checked, now=utcnow())
 
 
 def kpis(

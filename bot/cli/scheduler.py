@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Annotated
 
-import typer
-
-from bot.cli.common import engine_for, err, errors, settings
+from bot.cli.common import LogFormatOption, engine_for, err, errors, settings
 from bot.logs import LogFormat, configure_logging, secrets_of
 from bot.slack import build_web_client, slack_enabled
 from bot.wiring import build_runtime
@@ -23,9 +20,7 @@ from scheduler.service import SchedulerService
 
 
 def scheduler(
-    log_format: Annotated[
-        LogFormat, typer.Option(help="text, or json: one JSON object per line.")
-    ] = LogFormat.text,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Run the scheduler and the delivery outbox, without HTTP (one per deployment)."""
     with errors():

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 
 from bot.app import create_app
-from bot.cli.common import engine_for, err, errors, settings
+from bot.cli.common import LogFormatOption, engine_for, err, errors, settings
 from bot.logs import LogFormat, configure_logging, secrets_of
 from bot.slack import run_socket_mode, slack_enabled, socket_mode
 
@@ -20,9 +20,7 @@ def serve(
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Web only: leave jobs and deliveries to others.")
     ] = False,
-    log_format: Annotated[
-        LogFormat, typer.Option(help="text, or json: one JSON object per line.")
-    ] = LogFormat.text,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Run the HTTP server (health, Slack at /slack/events; Socket Mode with SLACK_APP_TOKEN)."""
     with errors():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
@@ -15,13 +15,12 @@ from bot.http.batches import JSON, BatchRejected, ItemError, check_data, loads
 from bot.http.bodies import media_type, read_body
 from bot.http.deps import BotId, EngineDep, WorkflowId
 from bot.http.ingest import IngestLockDep, apply_events
+from bot.http.reported import channel_filter, reportable_flow
 from bot.http.schemas import BUSY, REFUSALS, ErrorMessage, FlowOut, rejection
-from reports.access import InvalidChannel, UnknownChannel, bot_flow, check_channel
-from reports.flows import FlowNotReportable
+from reports.access import bot_flow
 from reports.kpis import FlowReport, compute_kpis
 from store.events import EventError
 from store.models import utcnow
-from store.vocabulary import REPORTABLE_FLOW_STATUSES
 
 MAX_FLOW_BODY_BYTES = 64 * 1024
 FLOW_KEYS_FROM_REQUEST = ("type", "bot_id", "workflow_id")
@@ -112,22 +111,8 @@ def get_flow_kpis(
 ) -> Any:
     """The KPIs and channel statistics of one of the key's bot's flows."""
     with Session(engine) as session:
-        flow = bot_flow(session, bot_id, workflow_id)
-        if flow is None:
-            raise HTTPException(404, f"bot {bot_id!r} has no flow {workflow_id!r}")
-        if flow.status not in REPORTABLE_FLOW_STATUSES:
-            raise HTTPException(409, str(FlowNotReportable(flow)))
+        flow = reportable_flow(session, bot_id, workflow_id)
         conn = session.connection()
-        try:
-            channel = check_channel(conn, flow, channel)
-        except InvalidChannel as exc:
-            return rejection("invalid channel", [ItemError(field="channel", message=exc.reason)])
-        except UnknownChannel as exc:
-            listed = ", ".join(exc.channels) or "none"
-            problem = ItemError(
-                field="channel",
-                message=f"the flow has no channel {exc.channel!r}; its channels: {listed}",
-            )
-            return rejection("unknown channel", [problem])
+        channel = channel_filter(conn, flow, channel)
         report = compute_kpis(conn, flow, channel=channel, now=utcnow())
     return JSONResponse(report.to_json())

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from bot.http.batches import ItemError
 from bot.http.deps import BotId, EngineDep, SettingsDep, WorkflowId
+from bot.http.reported import channel_filter, reportable_flow
 from bot.http.schemas import REFUSALS, ErrorMessage, rejection
-from reports.access import InvalidChannel, UnknownChannel, bot_flow, check_channel
 from reports.buckets import BUCKETS
-from reports.flows import FlowNotReportable
 from reports.kpis import Timeline, compute_timeline
 from store.models import utcnow
-from store.vocabulary import REPORTABLE_FLOW_STATUSES
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -57,23 +55,9 @@ def get_flow_timeline(
             "invalid bucket", [ItemError(field="bucket", message="expected hour or day")]
         )
     with Session(engine) as session:
-        flow = bot_flow(session, bot_id, workflow_id)
-        if flow is None:
-            raise HTTPException(404, f"bot {bot_id!r} has no flow {workflow_id!r}")
-        if flow.status not in REPORTABLE_FLOW_STATUSES:
-            raise HTTPException(409, str(FlowNotReportable(flow)))
+        flow = reportable_flow(session, bot_id, workflow_id)
         conn = session.connection()
-        try:
-            channel = check_channel(conn, flow, channel)
-        except InvalidChannel as exc:
-            return rejection("invalid channel", [ItemError(field="channel", message=exc.reason)])
-        except UnknownChannel as exc:
-            listed = ", ".join(exc.channels) or "none"
-            problem = ItemError(
-                field="channel",
-                message=f"the flow has no channel {exc.channel!r}; its channels: {listed}",
-            )
-            return rejection("unknown channel", [problem])
+        channel = channel_filter(conn, flow, channel)
         result = compute_timeline(
             conn,
             flow,

@@ -96,6 +96,43 @@ class ClickUpdate:
 Update = StatusUpdate | ClickUpdate
 
 
+def email_update(
+    *,
+    source: str,
+    message_id: str,
+    user_id: str | None,
+    at: datetime,
+    event_id: str,
+    workflow_id: str | None,
+    click_url: str | None = None,
+    status: str | None = None,
+    error_code: str | None = None,
+    comments: str | None = None,
+) -> Update:
+    """A click (``status`` None, with its URL) or a status update of an email event."""
+    if status is None:
+        return ClickUpdate(
+            message_id=message_id,
+            user_id=user_id,
+            source=source,
+            url=click_url,
+            at=at,
+            event_id=event_id,
+            workflow_id=workflow_id,
+        )
+    return StatusUpdate(
+        message_id=message_id,
+        status=status,
+        at=at,
+        source=source,
+        event_id=event_id,
+        error_code=error_code,
+        comments=comments,
+        workflow_id=workflow_id,
+        user_id=user_id,
+    )
+
+
 @dataclass(frozen=True)
 class ParsedWebhook:
     """Everything one webhook delivery yields, in payload order.

@@ -31,15 +31,14 @@ from store.connectors.base import (
     MAX_EVENT_ID,
     MAX_MESSAGE_ID,
     MAX_URL,
-    ClickUpdate,
     ParsedWebhook,
     SignatureError,
-    StatusUpdate,
     Update,
     WebhookPayloadError,
     WebhookRequest,
     check_fresh,
     constant_time_equal,
+    email_update,
     free_text,
     identifier,
     json_object,
@@ -129,28 +128,16 @@ def _event(data: dict[str, Any], where: str) -> Update | None:
     user_id = normalize_email(recipient, field=f"{where}.recipient") if recipient else None
     if kind == "clicked":
         url = free_text(data.get("url"), f"{where}.url", MAX_URL)
-        return ClickUpdate(
-            message_id=message_id,
-            user_id=user_id,
-            source=SOURCE,
-            url=url,
-            at=at,
-            event_id=event_id,
-            workflow_id=flow,
-        )
+        return email_update(
+            source=SOURCE, message_id=message_id, user_id=user_id, at=at, event_id=event_id,
+            workflow_id=flow, click_url=url,
+        )  # fmt: skip
     status = _STATUSES[kind]
     error_code, comments = _failure(data, where) if kind == "failed" else (None, None)
-    return StatusUpdate(
-        message_id=message_id,
-        status=status,
-        at=at,
-        source=SOURCE,
-        event_id=event_id,
-        error_code=error_code,
-        comments=comments,
-        workflow_id=flow,
-        user_id=user_id,
-    )
+    return email_update(
+        source=SOURCE, message_id=message_id, user_id=user_id, at=at, event_id=event_id,
+        workflow_id=flow, status=status, error_code=error_code, comments=comments,
+    )  # fmt: skip
 
 
 def _message_id(data: dict[str, Any], where: str) -> str:

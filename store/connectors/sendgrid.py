@@ -31,14 +31,13 @@ from store.connectors.base import (
     MAX_EVENT_ID,
     MAX_MESSAGE_ID,
     MAX_URL,
-    ClickUpdate,
     ParsedWebhook,
     SignatureError,
-    StatusUpdate,
     Update,
     WebhookPayloadError,
     WebhookRequest,
     check_fresh,
+    email_update,
     free_text,
     identifier,
     json_object,
@@ -145,28 +144,16 @@ def _event(event: dict[str, Any], where: str) -> Update | None:
     user_id = _email(event.get("email"), f"{where}.email")
     if kind == "click":
         url = free_text(event.get("url"), f"{where}.url", MAX_URL)
-        return ClickUpdate(
-            message_id=message_id,
-            user_id=user_id,
-            source=SOURCE,
-            url=url,
-            at=at,
-            event_id=event_id,
-            workflow_id=flow,
-        )
+        return email_update(
+            source=SOURCE, message_id=message_id, user_id=user_id, at=at, event_id=event_id,
+            workflow_id=flow, click_url=url,
+        )  # fmt: skip
     status = _STATUSES[kind]
     error_code, comments = _failure(event, where) if status == "failed" else (None, None)
-    return StatusUpdate(
-        message_id=message_id,
-        status=status,
-        at=at,
-        source=SOURCE,
-        event_id=event_id,
-        error_code=error_code,
-        comments=comments,
-        workflow_id=flow,
-        user_id=user_id,
-    )
+    return email_update(
+        source=SOURCE, message_id=message_id, user_id=user_id, at=at, event_id=event_id,
+        workflow_id=flow, status=status, error_code=error_code, comments=comments,
+    )  # fmt: skip
 
 
 def _failure(event: dict[str, Any], where: str) -> tuple[str | None, str | None]:
