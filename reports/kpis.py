@@ -456,7 +456,12 @@ def _load_timeline_rows(
             (*extra, *key, *channels),
         ).fetchall()
         for unit_key, delivered, read in receipts:
-            pair = reported[unit_key]  # every channel's slot is in the flow's rows too
+            pair = reported.get(unit_key)
+            if pair is None:
+                # Only a goal puts a slot in a channel's rows and not in the flow's (a user's
+                # first goal on a channel may come after their first goal anywhere); a
+                # message is in both, so such a slot holds no receipts.
+                continue
             pair[0] += delivered
             pair[1] += read
     merged = []

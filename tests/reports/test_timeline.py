@@ -136,6 +136,14 @@ CASES: list[tuple[str, list[dict[str, Any]], str, str, str | None, list[Row]]] =
      [("2026-11-01T09:00:00+00:00", 1, 1, 1, 0, 0, 1)]),
     ("no_events_no_buckets", [flow(), msg("m1", "u1", "sms", "queued")], "UTC", "hour", None,
      []),
+    # u1's first goal is at 09:00 (no channel), their first WhatsApp goal at 11:40: the 11:30
+    # slot is in WhatsApp's rows only, which the flow-wide timeline must pass over.
+    ("a_later_first_goal_on_a_channel",
+     [flow(), msg("m1", "u0", "whatsapp", "read", at="2026-11-01T09:00:00Z"),
+      act("goal_achieved", "u1", "whatsapp", at="2026-11-01T11:40:00Z"),
+      act("goal_achieved", "u1", at="2026-11-01T09:00:00Z")],
+     "UTC", "hour", None,
+     [("2026-11-01T09:00:00+00:00", 1, 1, 1, 0, 0, 1)]),
 ]  # fmt: skip
 
 
